@@ -1,0 +1,12 @@
+/** `npm run bench`: every benchmark, each reported as a ratio against a baseline measured in the same run. */
+import { access } from 'node:fs/promises';
+import { benchFormats, FIRMWARE } from './formats.bench.js';
+
+try {
+  await access(FIRMWARE);
+} catch {
+  console.error(`bench: the real firmware is missing at ${FIRMWARE.pathname}: the benchmarks need ../shared/testdata/ next to the repo`);
+  process.exit(1);
+}
+console.log(`esp32-ota benchmarks (node ${process.version}; ratio = median time / baseline median)`);
+for (const line of await benchFormats()) console.log(line);

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { identifyFirmware } from '../../format/firmware-file.js';
+import { OTADATA_SIZE, parseOtadata } from '../../format/otadata.js';
+import { UserError } from '../errors.js';
+import { readInputFile } from '../files.js';
+import { printJson, printText } from '../output.js';
+import { appLayoutOf, otadataJson, otadataText } from '../views/otadata-view.js';
+
+export function registerOtadataCommand(program: Command): void {
+  program
+    .command('otadata')
+    .description('show the two otadata entries and which partition the bootloader picks next')
+    .argument('<file>', 'an otadata partition dump (0x2000 bytes) or a full flash dump')
+    .option('--json', 'machine-readable output (see docs/json-output.md)')
+    .action(async (file: string, options: { json?: boolean }) => {
+      const bytes = await readInputFile(file);
+      const { otadata, layout } = bytes.length === OTADATA_SIZE ? { otadata: parseOtadata(bytes), layout: undefined } : otadataOfDump(file, bytes);
+      if (options.json) printJson(otadataJson(otadata, layout));
+      else printText(otadataText(otadata, layout));
+    });
+}
+
+function otadataOfDump(path: string, bytes: Uint8Array) {
+  const file = identifyFirmware(bytes);
+  if (file.kind !== 'flash-dump' && file.kind !== 'combined-image') {
+    throw new UserError(`${path} is a ${file.kind.replace('-', ' ')}, not an otadata dump (0x2000 bytes) or a flash dump`);
+  }
+  if (file.otadataError) throw file.otadataError;
+  if (!file.otadata) throw new UserError(`${path}: its partition table has no otadata partition inside the file, so it has no OTA state`);
+  return { otadata: file.otadata, layout: appLayoutOf(file.table) };
+}
