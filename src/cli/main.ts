@@ -4,6 +4,7 @@ import { isExpectedError } from './errors.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerPartitionsCommands } from './commands/partitions.js';
 import { registerOtadataCommand } from './commands/otadata.js';
+import { registerSimCommand } from './commands/sim.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerImageCommands(program);
   registerPartitionsCommands(program);
   registerOtadataCommand(program);
+  registerSimCommand(program);
   return program;
 }
 

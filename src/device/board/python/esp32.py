@@ -2,6 +2,7 @@
 # MicroPython v1.23 ports/esp32/esp32_partition.c, on the simulated flash.
 # Flash access and the ESP-IDF OTA calls are done by _esp32_hw (TypeScript,
 # src/device/board/esp32-hardware.ts), which returns ESP-IDF error codes.
+import json
 import uctypes
 import _esp32_hw
 
@@ -35,7 +36,7 @@ def _entry(address):
 
 def _table():
     # (type, subtype, address, size, label, encrypted) in partition table order
-    return [tuple(row) for row in _esp32_hw.partitions()]
+    return [tuple(row) for row in json.loads(_esp32_hw.partitions())]
 
 
 def _first(type, label):

@@ -1,0 +1,44 @@
+/**
+ * The hook through which hardware modules (machine, esp32, flashbdev, ...)
+ * are added to the interpreter. A modules file is an ES module, loaded in the
+ * interpreter's worker thread, that exports
+ *
+ *     export function register(mp, init, runtime): void | Promise<void>
+ *
+ * It is called after every (re)start, before any code runs. `mp` is the
+ * loadMicroPython() API (registerJsModule, runPython, pyimport, FS); `init`
+ * is MicroPythonWorker.start's `modulesInit`, structured-cloned into the
+ * worker, so SharedArrayBuffers in it (a flash model's bytes) are shared with
+ * the main thread. Functions of a registered JS module run synchronously when
+ * Python calls them.
+ */
+import type { MicroPython } from '@micropython/micropython-webassembly-pyscript';
+
+export type ResetKind = 'soft' | 'hard';
+
+export interface InterpreterRuntime {
+  /**
+   * Ends the running program at once, like machine.reset() (no Python code
+   * runs after it, not even `finally` blocks); execute() then resolves with
+   * `{ reset: kind }` and the interpreter must be restarted. Never returns.
+   */
+  reset(kind: ResetKind): never;
+  /**
+   * The interpreter's memory, for bulk copies to and from a Python buffer
+   * whose address Python passes in (uctypes.addressof(buf)). Get a new view
+   * after Python allocated: the memory may grow and replace its buffer.
+   */
+  heap(): Uint8Array;
+  /** Sleeps; Ctrl-C ends the sleep with KeyboardInterrupt in the calling Python code. */
+  sleepMs(milliseconds: number): void;
+}
+
+export type RegisterDeviceModules = (mp: MicroPython, init: unknown, runtime: InterpreterRuntime) => void | Promise<void>;
+
+/** Thrown through the interpreter by InterpreterRuntime.reset(). */
+export class DeviceResetSignal extends Error {
+  constructor(readonly kind: ResetKind) {
+    super(`device ${kind} reset`);
+    this.name = 'DeviceResetSignal';
+  }
+}

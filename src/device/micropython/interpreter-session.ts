@@ -1,0 +1,178 @@
+/**
+ * One life of the interpreter, from power-on (or soft reset) to the next
+ * reset: loads a fresh MicroPython, wires its console to the virtual UART,
+ * gives it its ESP32 identity and hardware modules, and runs code the way
+ * pyexec does on a board. Runs in the worker thread.
+ */
+import type { MicroPython, PyProxy } from '@micropython/micropython-webassembly-pyscript';
+import { makeInput } from './console-input.js';
+import { attachConsoleStreams } from './console-streams.js';
+import { DeviceResetSignal, type InterpreterRuntime, type RegisterDeviceModules } from './device-modules.js';
+import { applyIdentity } from './identity.js';
+import { KeyboardInterruptLine, type InterruptSites } from './keyboard-interrupt.js';
+import { loadSharedMemoryMicroPython } from './load-interpreter.js';
+import { PendingExceptionRaiser } from './pending-exception-raiser.js';
+import { execPrivately } from './private-exec.js';
+import { probeInterruptSites } from './probe-interpreter.js';
+import type { ExecutionMode, ExecutionResult, InterpreterSettings } from './protocol.js';
+import type { StdinRing } from './stdin-ring.js';
+import { WasmHeap } from './wasm-heap.js';
+
+export interface SessionHost {
+  stdin: StdinRing;
+  interruptControl: SharedArrayBuffer;
+  onOutput(bytes: Uint8Array): void;
+  onStdinSpace(): void;
+}
+
+/** A JavaScript error escaped through the interpreter: its C state is no longer consistent. */
+export class InterpreterCrash extends Error {
+  override name = 'InterpreterCrash';
+}
+
+export class InterpreterSession {
+  private usable = true;
+
+  private constructor(
+    private readonly mp: MicroPython,
+    readonly memory: SharedArrayBuffer,
+    readonly sites: InterruptSites,
+    private readonly line: KeyboardInterruptLine,
+    private readonly raiser: PendingExceptionRaiser,
+    private readonly builtins: PyProxy,
+  ) {}
+
+  static async start(settings: InterpreterSettings, host: SessionHost): Promise<InterpreterSession> {
+    const { mp, memory, table } = await loadSharedMemoryMicroPython({
+      heapsize: settings.heapSize,
+      pystack: settings.pystackSize,
+      // Placeholders so that Emscripten creates device streams; attachConsoleStreams replaces their ops.
+      stdin: () => null,
+      stdout: () => {},
+      stderr: () => {},
+      linebuffer: false,
+    });
+    const heap = new WasmHeap(memory, mp._module);
+    const sites = probeInterruptSites(mp, heap);
+    const line = new KeyboardInterruptLine(host.interruptControl, memory.buffer, sites);
+    const raiser = PendingExceptionRaiser.install(mp, heap, table);
+    attachConsoleStreams(mp.FS, {
+      stdin: host.stdin,
+      isInterruptPending: () => line.isPending(),
+      onStdinSpace: host.onStdinSpace,
+      onOutput: host.onOutput,
+    });
+
+    const sleepMs = (milliseconds: number): void => interruptibleSleep(milliseconds, host.stdin, line, raiser);
+    installSleeps(mp, sleepMs);
+    installInput(mp, host, line, raiser);
+    applyIdentity(mp, heap, settings.identity);
+    mountFilesystem(mp, settings);
+
+    if (settings.modulesUrl !== undefined) {
+      const runtime: InterpreterRuntime = {
+        reset: (kind) => {
+          throw new DeviceResetSignal(kind);
+        },
+        heap: () => heap.bytes(),
+        sleepMs,
+      };
+      const modules = (await import(settings.modulesUrl)) as { register?: RegisterDeviceModules };
+      if (typeof modules.register !== 'function') {
+        throw new Error(`${settings.modulesUrl} does not export a register(mp, init, runtime) function`);
+      }
+      await modules.register(mp, settings.modulesInit, runtime);
+    }
+    return new InterpreterSession(mp, memory.buffer, sites, line, raiser, mp.pyimport('builtins'));
+  }
+
+  /** Compiles `code` as `<stdin>` and runs it in __main__'s globals. Throws InterpreterCrash. */
+  execute(code: string, mode: ExecutionMode): ExecutionResult {
+    if (!this.usable) throw new InterpreterCrash('the interpreter was reset or crashed; restart it first');
+    this.line.enterRunning();
+    try {
+      const compiled = this.builtins.compile(code, '<stdin>', mode);
+      this.builtins.exec(compiled, this.mp.globals.__dict__);
+      // As pyexec: an interrupt that came after the last branch is raised now.
+      if (this.line.isPending()) this.raiser.throwPendingAsPythonError();
+      return {};
+    } catch (error) {
+      return this.resultOfError(error);
+    } finally {
+      this.line.leaveRunning();
+    }
+  }
+
+  private resultOfError(error: unknown): ExecutionResult {
+    if (error instanceof DeviceResetSignal) {
+      this.usable = false;
+      return { reset: error.kind };
+    }
+    if (error instanceof Error && error.name === 'PythonError') {
+      // pyexec treats an uncaught SystemExit (sys.exit(), machine.soft_reset()) as a soft reset.
+      if ((error as Error & { type?: string }).type === 'SystemExit') return { reset: 'soft' };
+      return { exception: error.message };
+    }
+    this.usable = false;
+    throw new InterpreterCrash(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function installSleeps(mp: MicroPython, sleepMs: (milliseconds: number) => void): void {
+  const time = mp.pyimport('time');
+  // time is a frozen Python module here, so its attributes can be replaced.
+  // The build's own sleeps spin on the clock and never see Ctrl-C.
+  const sleepReturningNone = (milliseconds: number): null => {
+    sleepMs(milliseconds);
+    return null;
+  };
+  time.sleep = (seconds: number) => sleepReturningNone(seconds * 1000);
+  time.sleep_ms = (milliseconds: number) => sleepReturningNone(milliseconds);
+  time.sleep_us = (microseconds: number) => sleepReturningNone(microseconds / 1000);
+}
+
+function installInput(mp: MicroPython, host: SessionHost, line: KeyboardInterruptLine, raiser: PendingExceptionRaiser): void {
+  const builtins = mp.pyimport('builtins');
+  builtins.input = makeInput({
+    stdin: host.stdin,
+    output: host.onOutput,
+    raisePendingInterrupt: () => {
+      if (line.isPending()) raiser.raisePending();
+    },
+    raiseBuiltin: (name) => {
+      const exception = builtins[name]();
+      line.scheduleException(Number(builtins.id(exception)));
+      raiser.raisePending();
+      throw new InterpreterCrash(`${name} could not be raised`);
+    },
+  });
+}
+
+function interruptibleSleep(
+  milliseconds: number,
+  wakeups: StdinRing,
+  line: KeyboardInterruptLine,
+  raiser: PendingExceptionRaiser,
+): void {
+  const deadline = performance.now() + milliseconds;
+  for (;;) {
+    const seen = wakeups.signal;
+    if (line.isPending()) raiser.raisePending();
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return;
+    wakeups.waitForSignal(seen, remaining);
+  }
+}
+
+function mountFilesystem(mp: MicroPython, settings: InterpreterSettings): void {
+  let path = '';
+  for (const part of settings.filesystemRoot.split('/').filter(Boolean)) {
+    path += '/' + part;
+    if (!mp.FS.analyzePath(path).exists) mp.FS.mkdir(path);
+  }
+  const lines = ['import vfs, os, sys'];
+  if (path !== '') lines.push("vfs.umount('/')", `vfs.mount(vfs.VfsPosix(${JSON.stringify(path)}), '/')`);
+  lines.push(`os.chdir(${JSON.stringify(settings.cwd)})`);
+  if (settings.sysPath) lines.push('sys.path.clear()', `sys.path.extend(${JSON.stringify(settings.sysPath)})`);
+  execPrivately(mp, lines.join('\n'));
+}

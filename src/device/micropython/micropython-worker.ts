@@ -1,0 +1,297 @@
+/**
+ * The MicroPython interpreter of the virtual ESP32, seen from the main thread.
+ * The interpreter (the real MicroPython WebAssembly build) runs in a worker
+ * thread so that Python code never blocks the host's event loop. Bytes the
+ * host types while code runs reach it through a shared stdin ring; the
+ * interrupt character raises KeyboardInterrupt in it through shared memory.
+ */
+import { Worker } from 'node:worker_threads';
+import { DEFAULT_IDENTITY, type DeviceIdentity } from './identity.js';
+import {
+  KeyboardInterruptLine,
+  NO_INTERRUPT_CHAR,
+  allocateInterruptControl,
+} from './keyboard-interrupt.js';
+import type { ExecutionMode, ExecutionResult, FromWorker, InterpreterSettings, ToWorker, WorkerBootData } from './protocol.js';
+import { StdinRing } from './stdin-ring.js';
+
+export type { ExecutionMode, ExecutionResult } from './protocol.js';
+
+export interface MicroPythonWorkerOptions {
+  /** Initial GC heap, bytes (default 1 MiB). */
+  heapSize?: number;
+  /** Python value stack, words (default 2048, the package's default). */
+  pystackSize?: number;
+  /** Bytes the stdin ring holds before feedInput queues on the main thread (power of two, default 64 KiB). */
+  stdinCapacity?: number;
+  /** What sys, os.uname() report (default: v1.23.0, 'Generic ESP32 module with ESP32'). */
+  identity?: DeviceIdentity;
+  /** Directory of the interpreter's in-memory file system that Python sees as `/` (default '/flash'). */
+  filesystemRoot?: string;
+  /** Python's working directory (default '/'). */
+  cwd?: string;
+  /** sys.path (default: the build's ['', '.frozen', '/lib']). */
+  sysPath?: string[];
+  /** An ES module exporting register(mp, init, runtime); see device-modules.ts. */
+  modulesUrl?: URL;
+  /** Passed to register(); structured-cloned, SharedArrayBuffers stay shared. */
+  modulesInit?: unknown;
+  /** Output produced while no execute() is in progress (e.g. by register()). */
+  onOutput?: (bytes: Uint8Array) => void;
+}
+
+/** What a restart may change: a hard reset may boot another firmware. */
+export interface RestartChanges {
+  identity?: DeviceIdentity;
+  modulesInit?: unknown;
+}
+
+interface RunningExecution {
+  onOutput: (bytes: Uint8Array) => void;
+  resolve: (result: ExecutionResult) => void;
+  reject: (error: Error) => void;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+export class MicroPythonWorker {
+  private worker!: Worker;
+  private line: KeyboardInterruptLine | undefined;
+  private running: RunningExecution | undefined;
+  private starting: Waiter | undefined;
+  /** Input that did not fit in the ring yet, oldest first. */
+  private readonly queuedInput: Uint8Array[] = [];
+  private terminated = false;
+  private workerAlive = false;
+
+  private constructor(
+    private settings: InterpreterSettings,
+    private readonly stdin: StdinRing,
+    private readonly interruptControl: SharedArrayBuffer,
+    private readonly onIdleOutput: ((bytes: Uint8Array) => void) | undefined,
+  ) {}
+
+  static async start(options: MicroPythonWorkerOptions = {}): Promise<MicroPythonWorker> {
+    const settings: InterpreterSettings = {
+      heapSize: options.heapSize ?? 1024 * 1024,
+      pystackSize: options.pystackSize ?? 2048,
+      identity: options.identity ?? DEFAULT_IDENTITY,
+      filesystemRoot: options.filesystemRoot ?? '/flash',
+      cwd: options.cwd ?? '/',
+      sysPath: options.sysPath,
+      modulesUrl: options.modulesUrl?.href,
+      modulesInit: options.modulesInit,
+    };
+    const interpreter = new MicroPythonWorker(
+      settings,
+      StdinRing.allocate(options.stdinCapacity ?? 64 * 1024),
+      allocateInterruptControl(),
+      options.onOutput,
+    );
+    await interpreter.spawn();
+    return interpreter;
+  }
+
+  /**
+   * Runs `code` like the board's REPL does: compiled as `<stdin>`, in the
+   * globals of __main__, which persist until restart(). 'single' echoes the
+   * repr of expression statements (friendly REPL); 'exec' does not (raw REPL,
+   * paste mode). stdout and stderr stream to `onOutput` as raw bytes with
+   * `\n` line endings while the code runs. Resolves with the traceback text
+   * of an uncaught exception, or with `reset` when the code ended by a reset
+   * (machine.reset() through the modules hook: 'hard'; an uncaught
+   * SystemExit, as pyexec treats it: 'soft'). After a reset, call restart().
+   * Rejects if the interpreter crashed (a JavaScript error escaped through it).
+   */
+  execute(code: string, mode: ExecutionMode, onOutput: (stdout: Uint8Array) => void): Promise<ExecutionResult> {
+    if (this.terminated) return Promise.reject(new Error('the interpreter was terminated'));
+    if (this.running) return Promise.reject(new Error('code is already running'));
+    if (!this.line) return Promise.reject(new Error('the interpreter is not ready'));
+    const line = this.line;
+    return new Promise((resolve, reject) => {
+      this.running = { onOutput, resolve, reject };
+      line.markStarting();
+      this.send({ type: 'execute', code, mode });
+    });
+  }
+
+  /**
+   * Bytes the host sent while code runs. The current interrupt character
+   * (0x03 unless the code called micropython.kbd_intr) raises
+   * KeyboardInterrupt; every other byte goes to sys.stdin, in order, none
+   * dropped. Outside execute() there is no interrupt character.
+   */
+  feedInput(bytes: Uint8Array): void {
+    let start = 0;
+    while (start < bytes.length) {
+      const interruptChar = this.line?.interruptChar() ?? NO_INTERRUPT_CHAR;
+      const at = interruptChar === NO_INTERRUPT_CHAR ? -1 : bytes.indexOf(interruptChar, start);
+      const end = at === -1 ? bytes.length : at;
+      this.queueInput(bytes.subarray(start, end));
+      if (at !== -1) this.interrupt();
+      start = end + 1;
+    }
+  }
+
+  /**
+   * A fresh interpreter: globals, modules and the in-memory file system are
+   * gone (soft reset, or the software part of a hard reset). Input not yet
+   * read stays queued, as in a UART buffer. If code is still running, the
+   * worker thread is replaced and that execute() rejects.
+   */
+  async restart(changes: RestartChanges = {}): Promise<void> {
+    if (this.terminated) throw new Error('the interpreter was terminated');
+    this.settings = {
+      ...this.settings,
+      ...(changes.identity && { identity: changes.identity }),
+      ...('modulesInit' in changes && { modulesInit: changes.modulesInit }),
+    };
+    this.line = undefined;
+    if (this.running || !this.workerAlive) {
+      this.rejectRunning(new Error('the interpreter was restarted while code was running'));
+      await this.worker.terminate();
+      await this.spawn();
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.starting = { resolve, reject };
+      this.send({ type: 'restart', settings: this.settings });
+    });
+  }
+
+  /**
+   * Removes and returns the bytes fed but not read by the program, oldest
+   * first; call it when no code runs. The board's REPL reads them next, as
+   * it would find them in the UART buffer.
+   */
+  takeUnreadInput(): Uint8Array {
+    const parts: Uint8Array[] = [];
+    const inRing = new Uint8Array(this.stdin.available);
+    parts.push(inRing.subarray(0, this.stdin.read(inRing)));
+    parts.push(...this.queuedInput.splice(0));
+    const unread = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      unread.set(part, at);
+      at += part.length;
+    }
+    return unread;
+  }
+
+  async terminate(): Promise<void> {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.line = undefined;
+    const error = new Error('the interpreter was terminated');
+    this.rejectRunning(error);
+    this.starting?.reject(error);
+    this.starting = undefined;
+    await this.worker.terminate();
+  }
+
+  private interrupt(): void {
+    this.line?.interrupt();
+    this.stdin.wake();
+  }
+
+  private queueInput(segment: Uint8Array): void {
+    if (segment.length === 0) return;
+    if (this.queuedInput.length === 0) {
+      const written = this.stdin.write(segment);
+      if (written === segment.length) return;
+      segment = segment.subarray(written);
+    }
+    this.queuedInput.push(segment.slice());
+    this.drainQueuedInput();
+  }
+
+  private drainQueuedInput(): void {
+    let announcedWait = false;
+    while (this.queuedInput.length > 0) {
+      const head = this.queuedInput[0]!;
+      const written = this.stdin.write(head);
+      if (written === head.length) {
+        this.queuedInput.shift();
+        continue;
+      }
+      this.queuedInput[0] = head.subarray(written);
+      if (announcedWait) return;
+      // Ask the reader to report space; then retry once, in case it emptied
+      // the ring before it could see the request.
+      this.stdin.markWriterWaiting();
+      announcedWait = true;
+    }
+  }
+
+  private spawn(): Promise<void> {
+    const boot: WorkerBootData = {
+      stdinBuffer: this.stdin.buffer,
+      interruptControl: this.interruptControl,
+      settings: this.settings,
+    };
+    return new Promise((resolve, reject) => {
+      this.starting = { resolve, reject };
+      const worker = new Worker(WORKER_URL, { workerData: boot });
+      this.worker = worker;
+      this.workerAlive = true;
+      worker.on('message', (message: FromWorker) => this.receive(message));
+      worker.on('error', (error) => this.fail(worker, error));
+      worker.on('exit', (code) => {
+        if (worker === this.worker) this.workerAlive = false;
+        this.fail(worker, new Error(`the interpreter thread exited (code ${code})`));
+      });
+    });
+  }
+
+  private receive(message: FromWorker): void {
+    switch (message.type) {
+      case 'output':
+        (this.running?.onOutput ?? this.onIdleOutput)?.(message.bytes);
+        break;
+      case 'stdin-space':
+        this.drainQueuedInput();
+        break;
+      case 'ready':
+        this.line = new KeyboardInterruptLine(this.interruptControl, message.memory, message.sites);
+        this.starting?.resolve();
+        this.starting = undefined;
+        break;
+      case 'start-failed':
+        this.starting?.reject(new Error(`the interpreter did not start: ${message.message}`));
+        this.starting = undefined;
+        break;
+      case 'done': {
+        const running = this.running;
+        this.running = undefined;
+        running?.resolve(message.result);
+        break;
+      }
+      case 'crashed':
+        this.rejectRunning(new Error(`the interpreter crashed: ${message.message}`));
+        break;
+    }
+  }
+
+  private fail(worker: Worker, error: Error): void {
+    if (worker !== this.worker || this.terminated) return;
+    this.line = undefined;
+    this.rejectRunning(error);
+    this.starting?.reject(error);
+    this.starting = undefined;
+  }
+
+  private rejectRunning(error: Error): void {
+    const running = this.running;
+    this.running = undefined;
+    running?.reject(error);
+  }
+
+  private send(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * A virtual ESP32 running MicroPython: the NOR flash model, the ESP-IDF
+ * bootloader model, the real MicroPython interpreter (WebAssembly, in a
+ * worker thread) with the ESP32 port's modules, and the board's UART REPL.
+ * Hosts talk to it through `connect()`, a Transport like any other, so the
+ * same OTA code drives it and a real board.
+ */
+import { bannerLine, findMicroPythonIdentity } from '../format/micropython-identity.js';
+import { chipByName, type Chip } from '../format/chips.js';
+import { findPartition, PartitionType } from '../format/partition-table.js';
+import { toHex } from '../format/bytes.js';
+import { sha256 } from '../format/hash.js';
+import { createLinkedTransports } from '../transport/in-memory.js';
+import type { Transport } from '../transport/transport.js';
+import type { BoardInit } from './board/esp32-hardware.js';
+import { FilesystemStore } from './board/filesystem-image.js';
+import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
+import { MicroPythonWorker } from './micropython/micropython-worker.js';
+import type { DeviceIdentity } from './micropython/identity.js';
+import { NorFlash, PowerCutError, type SharedFlash } from './nor-flash.js';
+import { ReplMachine, type HardResetReason, type StartupScriptName } from './repl/index.js';
+import { WorkerExecutor } from './worker-executor.js';
+
+export type BoardState = 'off' | 'booting' | 'running' | 'halted';
+
+export interface VirtualEsp32Options {
+  readonly flash: SharedFlash;
+  readonly chip?: string;
+  /** CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (default true, as MicroPython's builds). */
+  readonly rollbackEnabled?: boolean;
+  /** Sources of the board's Python modules (esp32, machine, flashbdev). */
+  readonly pythonModules: BoardInit['pythonModules'];
+  /** Makes boots faster in tests and the simulator: the native hash for image verification. */
+  readonly sha256?: (data: Uint8Array) => Uint8Array;
+  readonly heapSize?: number;
+}
+
+const MODULES_URL = new URL('./board/esp32-hardware.js', import.meta.url);
+const FILESYSTEM_ROOT = '/flash';
+const RESET_CAUSE: Record<ResetReason, number> = { POWERON_RESET: 1, SW_CPU_RESET: 5, RTCWDT_RTC_RESET: 3 };
+const encoder = new TextEncoder();
+
+export class VirtualEsp32 {
+  readonly flash: NorFlash;
+  readonly chip: Chip;
+  private readonly rollbackEnabled: boolean;
+  private worker: MicroPythonWorker | undefined;
+  private readonly executor: WorkerExecutor;
+  private readonly repl: ReplMachine;
+  private readonly outputListeners = new Set<(bytes: Uint8Array) => void>();
+  private readonly bootListeners = new Set<(booted: BootedApp | undefined) => void>();
+  private pendingInput: Uint8Array[] = [];
+  private currentState: BoardState = 'off';
+  private lastBoot: BootedApp | undefined;
+  private currentIdentity: DeviceIdentity | undefined;
+  private bootCount = 0;
+  /** Serialises power-on and resets. */
+  private transition: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: VirtualEsp32Options) {
+    this.flash = new NorFlash(options.flash);
+    const chip = chipByName(options.chip ?? 'esp32');
+    if (!chip) throw new RangeError(`unknown chip '${options.chip}'`);
+    this.chip = chip;
+    this.rollbackEnabled = options.rollbackEnabled ?? true;
+    this.executor = new WorkerExecutor(() => {
+      if (!this.worker) throw new Error('the board is not running');
+      return this.worker;
+    });
+    this.repl = new ReplMachine({
+      executor: this.executor,
+      write: (bytes) => this.emit(bytes),
+      banner: () => (this.currentIdentity ? bannerLine({ ...this.currentIdentity, buildDate: this.currentIdentity.buildDate ?? '' }) : 'MicroPython'),
+      readStartupScript: (name) => this.readStartupScript(name),
+      onHardReset: (reason) => this.onHardReset(reason),
+    });
+  }
+
+  get state(): BoardState {
+    return this.currentState;
+  }
+
+  /** What the bootloader booted last, undefined before the first boot or when nothing was bootable. */
+  get booted(): BootedApp | undefined {
+    return this.lastBoot;
+  }
+
+  /** The MicroPython version and board the running firmware reports. */
+  get identity(): DeviceIdentity | undefined {
+    return this.currentIdentity;
+  }
+
+  /** How many times the bootloader has run since this object was made. */
+  get boots(): number {
+    return this.bootCount;
+  }
+
+  /** Power on (or power-cycle): the ROM and bootloader run, then MicroPython starts. */
+  powerOn(): Promise<void> {
+    this.flash.restorePower();
+    return this.reset('POWERON_RESET');
+  }
+
+  /** The EN pin / RTS pulse: a hard reset through the bootloader. */
+  reset(reason: ResetReason = 'POWERON_RESET'): Promise<void> {
+    this.transition = this.transition.then(() => this.boot(reason));
+    return this.transition;
+  }
+
+  /** Bytes from the host into the board's UART. */
+  receive(bytes: Uint8Array): void {
+    if (this.currentState === 'running') this.repl.receive(bytes);
+    else if (this.currentState === 'booting') this.pendingInput.push(bytes.slice());
+  }
+
+  onOutput(listener: (bytes: Uint8Array) => void): () => void {
+    this.outputListeners.add(listener);
+    return () => this.outputListeners.delete(listener);
+  }
+
+  /** Called after every boot with what booted (undefined: nothing bootable). */
+  onBoot(listener: (booted: BootedApp | undefined) => void): () => void {
+    this.bootListeners.add(listener);
+    return () => this.bootListeners.delete(listener);
+  }
+
+  /** A host connection to the board's UART, as a Transport. Several may be open; all see the output. */
+  connect(description = 'virtual ESP32'): Transport {
+    const [host, device] = createLinkedTransports(description);
+    const unsubscribe = this.onOutput((bytes) => {
+      if (!device.closed) void device.write(bytes);
+    });
+    device.onData((bytes) => this.receive(bytes));
+    device.onClose(unsubscribe);
+    return host;
+  }
+
+  /** Waits until the REPL has handled everything it received (for tests and clean shutdown). */
+  async idle(): Promise<void> {
+    await this.transition;
+    if (this.currentState === 'running') await this.repl.idle();
+  }
+
+  /**
+   * A file on the board's `/`, as the vfs partition holds it. The board saves
+   * its files after every command, so this is what the last command left.
+   */
+  readFile(path: string): Uint8Array | undefined {
+    const entry = this.filesystem()?.load().get(normalisePath(path));
+    return entry instanceof Uint8Array ? entry : undefined;
+  }
+
+  /** Writes a file into the vfs partition; the interpreter sees it from its next command on. */
+  writeFile(path: string, data: Uint8Array): void {
+    const store = this.filesystem();
+    if (!store) throw new Error('the partition table has no vfs partition: the board has no filesystem');
+    const tree = store.load();
+    const name = normalisePath(path);
+    const parts = name.split('/');
+    for (let i = 1; i < parts.length; i++) tree.set(parts.slice(0, i).join('/'), 'directory');
+    tree.set(name, data.slice());
+    store.save(tree);
+    this.executor.markFilesChanged();
+  }
+
+  /** Stops the interpreter; the flash keeps its contents. */
+  async stop(): Promise<void> {
+    await this.transition.catch(() => undefined);
+    this.repl.stop();
+    this.currentState = 'off';
+    await this.worker?.terminate();
+    this.worker = undefined;
+  }
+
+  private async boot(reason: ResetReason): Promise<void> {
+    this.repl.stop();
+    this.currentState = 'booting';
+    this.bootCount++;
+    let booted: BootedApp;
+    try {
+      booted = runBootloader(this.flash, {
+        chip: this.chip,
+        rollbackEnabled: this.rollbackEnabled,
+        resetReason: reason,
+        ...(this.options.sha256 ? { sha256: this.options.sha256 } : {}),
+      });
+    } catch (error) {
+      if (error instanceof PowerCutError) {
+        this.currentState = 'off';
+        return;
+      }
+      if (!(error instanceof NoBootableAppError)) throw error;
+      this.emit(encoder.encode(error.log));
+      this.halt();
+      return;
+    }
+    this.emit(encoder.encode(booted.log));
+    this.lastBoot = booted;
+    this.currentIdentity = identityOf(booted, this.flash);
+    const init: BoardInit = {
+      flash: this.flash.shared,
+      table: booted.table,
+      chipId: this.chip.id,
+      rollbackEnabled: this.rollbackEnabled,
+      runningOffset: booted.partition.offset,
+      resetCause: RESET_CAUSE[reason],
+      uniqueIdHex: toHex(sha256(encoder.encode(`esp32-ota virtual board ${this.flash.size}`)).subarray(0, 6)),
+      pythonModules: this.options.pythonModules,
+      filesystemRoot: FILESYSTEM_ROOT,
+    };
+    if (!this.worker) {
+      this.worker = await MicroPythonWorker.start({
+        identity: this.currentIdentity,
+        modulesUrl: MODULES_URL,
+        modulesInit: init,
+        filesystemRoot: FILESYSTEM_ROOT,
+        ...(this.options.heapSize ? { heapSize: this.options.heapSize } : {}),
+        onOutput: (bytes) => this.emit(bytes),
+      });
+    } else {
+      await this.worker.restart({ identity: this.currentIdentity, modulesInit: init });
+    }
+    this.currentState = 'running';
+    for (const listener of [...this.bootListeners]) listener(booted);
+    this.repl.start();
+    const pending = this.pendingInput;
+    this.pendingInput = [];
+    for (const bytes of pending) this.repl.receive(bytes);
+  }
+
+  private halt(): void {
+    this.lastBoot = undefined;
+    this.currentState = 'halted';
+    for (const listener of [...this.bootListeners]) listener(undefined);
+  }
+
+  private onHardReset(reason: HardResetReason): void {
+    if (this.flash.poweredOff) {
+      // The program died because the power was cut (fault injection): the chip stays off.
+      this.repl.stop();
+      this.currentState = 'off';
+      return;
+    }
+    void this.reset(reason === 'software' ? 'SW_CPU_RESET' : 'RTCWDT_RTC_RESET');
+  }
+
+  private readStartupScript(name: StartupScriptName): string | undefined {
+    const entry = this.filesystem()?.load().get(name);
+    return entry instanceof Uint8Array ? new TextDecoder().decode(entry) : undefined;
+  }
+
+  private filesystem(): FilesystemStore | undefined {
+    const table = this.lastBoot?.table;
+    const vfs = table && (findPartition(table, 'vfs') ?? findPartition(table, 'ffat'));
+    if (!vfs || vfs.type !== PartitionType.DATA) return undefined;
+    const flash = this.flash;
+    return new FilesystemStore({
+      size: vfs.size,
+      read: (offset, length) => flash.read(vfs.offset + offset, length),
+      erase: (offset, length) => flash.erase(vfs.offset + offset, length),
+      program: (offset, data) => flash.program(vfs.offset + offset, data),
+    });
+  }
+
+  private emit(bytes: Uint8Array): void {
+    for (const listener of [...this.outputListeners]) listener(bytes);
+  }
+}
+
+/** The firmware's MicroPython identity; for a non-MicroPython app image, what its description says. */
+function identityOf(booted: BootedApp, flash: NorFlash): DeviceIdentity {
+  const image = flash.read(booted.partition.offset, booted.image.length);
+  const found = findMicroPythonIdentity(image);
+  if (found) return { version: found.version, machine: found.machine ?? 'ESP32 module with ESP32', buildDate: found.buildDate };
+  const version = booted.image.description?.version || 'v0.0.0';
+  return { version: /^v?\d+\.\d+\.\d+/.test(version) ? version : 'v0.0.0', machine: 'ESP32 module with ESP32' };
+}
+
+function normalisePath(path: string): string {
+  return path.split('/').filter((part) => part !== '' && part !== '.').join('/');
+}

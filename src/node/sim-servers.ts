@@ -1,0 +1,63 @@
+/**
+ * The virtual board's network faces: its UART on a TCP port (what
+ * `tcp:HOST:PORT` and tools like `mpremote connect socket://` reach) and its
+ * WebREPL endpoint. Both listen on 127.0.0.1 unless told otherwise.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { VirtualEsp32 } from '../device/virtual-esp32.js';
+import { startWebReplServer, type WebReplServer } from '../webrepl/node.js';
+
+export interface ListeningServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Each TCP client gets the UART: it sees everything the board prints and what it sends reaches the REPL. */
+export async function serveUartOverTcp(board: VirtualEsp32, port: number, host = '127.0.0.1'): Promise<ListeningServer> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    const link = board.connect(`TCP client ${socket.remoteAddress}:${socket.remotePort}`);
+    link.onData((bytes) => socket.write(bytes));
+    socket.on('data', (bytes) => void link.write(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).catch(() => socket.destroy()));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      void link.close();
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  return {
+    url: `tcp:${host}:${boundPort}`,
+    port: boundPort,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export async function serveWebRepl(board: VirtualEsp32, options: { password: string; port: number; host?: string }): Promise<WebReplServer> {
+  const link = board.connect('WebREPL');
+  return startWebReplServer({
+    password: options.password,
+    port: options.port,
+    host: options.host ?? '127.0.0.1',
+    repl: { write: (bytes) => link.write(bytes), onData: (listener) => link.onData(listener) },
+    files: { readFile: (name) => board.readFile(name), writeFile: (name, data) => board.writeFile(name, data) },
+    version: () => versionTuple(board),
+  });
+}
+
+function versionTuple(board: VirtualEsp32): [number, number, number] {
+  const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(board.identity?.version ?? '');
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : [0, 0, 0];
+}

@@ -1,0 +1,11 @@
+/** A powered-on virtual ESP32 for tests, stopped by the caller (`await board.stop()`). */
+import type { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
+import type { SharedFlash } from '../../src/device/nor-flash.js';
+import { freshFlash, virtualBoard, type FreshFlashOptions } from '../../src/node/virtual-board.js';
+
+export async function bootedBoard(options: FreshFlashOptions & { flash?: SharedFlash; rollbackEnabled?: boolean } = {}): Promise<VirtualEsp32> {
+  const board = virtualBoard(options.flash ?? freshFlash(options), options.rollbackEnabled === undefined ? {} : { rollbackEnabled: options.rollbackEnabled });
+  await board.powerOn();
+  await board.idle();
+  return board;
+}
