@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, each reported as a ratio against a baseline measured in the same run. */
 import { access } from 'node:fs/promises';
 import { benchFormats, FIRMWARE } from './formats.bench.js';
+import { benchDevice } from './device.bench.js';
 
 try {
   await access(FIRMWARE);
@@ -10,3 +11,4 @@ try {
 }
 console.log(`esp32-ota benchmarks (node ${process.version}; ratio = median time / baseline median)`);
 for (const line of await benchFormats()) console.log(line);
+for (const line of await benchDevice()) console.log(line);

@@ -100,6 +100,23 @@ describe('virtual ESP32: a board like a real one', () => {
     assert.equal(text(again.board.readFile('main.py')!), 'state = 42\n');
   });
 
+  it('numbers filesystem errors as an ESP32 does (ENOENT 2, EEXIST 17), as mpremote expects', async () => {
+    const { client } = await board();
+    const error = await client.exec("open('missing.txt')").catch((caught: unknown) => caught);
+    assert.ok(error instanceof DeviceError);
+    assert.equal(error.message, 'OSError: [Errno 2] ENOENT');
+    await client.exec("import os\nos.mkdir('lib')");
+    const exists = await client.exec("os.mkdir('lib')").catch((caught: unknown) => caught);
+    assert.ok(exists instanceof DeviceError);
+    assert.equal(exists.message, 'OSError: [Errno 17] EEXIST');
+    assert.equal(await client.evalJson<number>("__import__('os').stat('lib')[0]"), 0x4000);
+    await client.exec("open('lib/x.py', 'w').write('12345')");
+    assert.deepEqual(await client.evalJson<unknown[]>("list(__import__('os').ilistdir('lib'))"), [['x.py', 0x8000, 0, 5]]);
+    const missing = await client.exec("os.ilistdir('nowhere')").catch((caught: unknown) => caught);
+    assert.ok(missing instanceof DeviceError);
+    assert.equal(missing.message, 'OSError: [Errno 2] ENOENT');
+  });
+
   it('interrupts a busy loop on Ctrl-C, as a board does', async () => {
     const target = await board();
     const program = await target.client.startProgram('while True:\n    pass\n');
