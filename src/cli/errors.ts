@@ -1,5 +1,8 @@
 /** Errors the CLI reports as one line, with no stack trace. */
 import { FormatError } from '../format/errors.js';
+import { OtaError } from '../ota/engine.js';
+import { DeviceError, ReplProtocolError, ReplTimeoutError } from '../repl/index.js';
+import { TransportClosedError } from '../transport/transport.js';
 
 /** A problem with what the user asked for: bad arguments, missing file, wrong kind of file. */
 export class UserError extends Error {
@@ -11,5 +14,13 @@ export class UserError extends Error {
 
 /** Errors that are the user's input, not our bug: printed as a single line. */
 export function isExpectedError(error: unknown): error is Error {
-  return error instanceof UserError || error instanceof FormatError;
+  return (
+    error instanceof UserError ||
+    error instanceof FormatError ||
+    error instanceof OtaError ||
+    error instanceof DeviceError ||
+    error instanceof ReplTimeoutError ||
+    error instanceof ReplProtocolError ||
+    error instanceof TransportClosedError
+  );
 }

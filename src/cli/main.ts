@@ -5,6 +5,8 @@ import { registerImageCommands } from './commands/image.js';
 import { registerPartitionsCommands } from './commands/partitions.js';
 import { registerOtadataCommand } from './commands/otadata.js';
 import { registerSimCommand } from './commands/sim.js';
+import { registerStatusCommand } from './commands/status.js';
+import { registerControlCommands } from './commands/control.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   registerPartitionsCommands(program);
   registerOtadataCommand(program);
   registerSimCommand(program);
+  registerStatusCommand(program);
+  registerControlCommands(program);
   return program;
 }
 
