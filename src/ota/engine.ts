@@ -3,7 +3,8 @@
  * on the board, driven from the host through the raw REPL. Interpretation of
  * otadata is ours (ESP-IDF's rules), not the board's.
  */
-import { fromHex } from '../format/bytes.js';
+import { dataView, fromHex } from '../format/bytes.js';
+import { chipById, type Chip } from '../format/chips.js';
 import { OtaImageState, activeEntryIndex, decodeOtaSelectEntry, otaSlotOfSeq, type OtaData } from '../format/otadata.js';
 import { selectBootPartition } from '../format/ota-ops.js';
 import { factoryPartition, otaAppPartitions, type Partition, type PartitionTable } from '../format/partition-table.js';
@@ -17,6 +18,8 @@ export interface BoardStatus {
   /** sys.version, e.g. '3.4.0; MicroPython v1.23.0 on 2024-06-02' */
   readonly versionText: string;
   readonly machine: string;
+  /** The chip, from the running app's image header (undefined if the board's is unknown to us). */
+  readonly chip: Chip | undefined;
   readonly running: string | undefined;
   /** What esp_ota_get_boot_partition() says now. */
   readonly bootPartition: string | undefined;
@@ -45,6 +48,7 @@ interface StatusReport {
   vfs: string | null;
   table: [number, number, number, number, string, boolean][];
   otadata: [string, string] | null;
+  runningHeader: string;
 }
 
 export async function readStatus(client: ReplClient): Promise<BoardStatus> {
@@ -81,6 +85,7 @@ export function interpretStatus(report: StatusReport): BoardStatus {
     version: /MicroPython (v[^\s;]+)/.exec(report.version)?.[1] ?? report.version,
     versionText: report.version,
     machine: report.machine,
+    chip: chipOfHeader(report.runningHeader),
     running: report.running ?? undefined,
     bootPartition: report.boot ?? undefined,
     nextUpdate: report.nextUpdate ?? undefined,
@@ -92,6 +97,11 @@ export function interpretStatus(report: StatusReport): BoardStatus {
     pendingVerify,
     ready: otadata !== undefined && report.nextUpdate !== null,
   };
+}
+
+function chipOfHeader(headerHex: string): Chip | undefined {
+  const header = fromHex(headerHex);
+  return header.length >= 24 && header[0] === 0xe9 ? chipById(dataView(header).getUint16(12, true)) : undefined;
 }
 
 /** How the engine reaches a board beyond its REPL: a reset from outside, and a new link after the old one dropped. */

@@ -36,6 +36,9 @@ def _esp32_ota_status():
     except ImportError:
         vfs = None
 
+    header = bytearray(32)  # the running app's image header names the chip
+    esp32.Partition(esp32.Partition.RUNNING).readblocks(0, header)
+
     table = [list(p.info()) for kind in (esp32.Partition.TYPE_APP, esp32.Partition.TYPE_DATA) for p in esp32.Partition.find(kind)]
     print(json.dumps({
         "version": sys.version,
@@ -48,6 +51,7 @@ def _esp32_ota_status():
         "vfs": vfs,
         "table": table,
         "otadata": otadata,
+        "runningHeader": binascii.hexlify(header).decode(),
     }))
 
 
