@@ -291,6 +291,7 @@ describe('MicroPythonWorker modules hook', () => {
         read: (index) => Atomics.load(words, index),
         fill: (address, length, value) => { runtime.heap().fill(value, address, address + length); return null; },
         reset: (kind) => runtime.reset(kind),
+        boom: () => { throw new Error('sensor on fire'); },
         label: init.label,
       });
     }`;
@@ -317,6 +318,13 @@ describe('MicroPythonWorker modules hook', () => {
   it('lets a module fill a Python buffer in place through the heap view', async () => {
     const result = await run(mp, 'import testhw, uctypes\nb = bytearray(6)\ntesthw.fill(uctypes.addressof(b), 4, 0xAB)\nprint(b)');
     assert.equal(result.output, "bytearray(b'\\xab\\xab\\xab\\xab\\x00\\x00')\n");
+  });
+
+  it('rejects execute() when a JS error escapes through the interpreter, until restart()', async () => {
+    await assert.rejects(run(mp, 'import testhw\ntesthw.boom()'), /crashed: sensor on fire/);
+    await assert.rejects(run(mp, '1'), /restart/);
+    await mp.restart();
+    assert.equal((await run(mp, 'import testhw\nprint(testhw.read(2))')).output, '-7\n');
   });
 
   it('ends the program on a hard reset and needs a restart, which re-registers the modules', async () => {
