@@ -51,37 +51,31 @@ export async function openDevice(address: DeviceAddress, options: OpenOptions = 
         close: () => transport.close(),
       };
     }
-    case 'tcp': {
-      let transport = await openTcpTransport(address.host, address.port);
-      return {
-        address,
-        get transport() {
-          return transport;
-        },
-        board: undefined,
-        hardReset: undefined,
-        reconnect: async () => (transport = await openTcpTransport(address.host, address.port)),
-        close: () => transport.close(),
-      };
-    }
+    case 'tcp':
+      return reconnectingDevice(address, () => openTcpTransport(address.host, address.port));
     case 'webrepl': {
       const password = options.password ?? process.env[WEBREPL_PASSWORD_VARIABLE];
       if (!password) throw new Error(`${formatDeviceAddress(address)} needs the WebREPL password: --password or ${WEBREPL_PASSWORD_VARIABLE}`);
-      let transport = await connectWebRepl(address.url, { password });
-      return {
-        address,
-        get transport() {
-          return transport;
-        },
-        board: undefined,
-        hardReset: undefined,
-        reconnect: async () => (transport = await connectWebRepl(address.url, { password })),
-        close: () => transport.close(),
-      };
+      return reconnectingDevice(address, () => connectWebRepl(address.url, { password }));
     }
     case 'sim':
       return openVirtualBoard(address);
   }
+}
+
+/** A network link: no reset from outside, and a fresh connection after the board dropped the old one. */
+async function reconnectingDevice(address: DeviceAddress, connect: () => Promise<Transport>): Promise<OpenedDevice> {
+  let transport = await connect();
+  return {
+    address,
+    get transport() {
+      return transport;
+    },
+    board: undefined,
+    hardReset: undefined,
+    reconnect: async () => (transport = await connect()),
+    close: () => transport.close(),
+  };
 }
 
 async function openVirtualBoard(address: DeviceAddress & { kind: 'sim' }): Promise<OpenedDevice> {

@@ -14,6 +14,7 @@ import {
 } from './keyboard-interrupt.js';
 import type { ExecutionMode, ExecutionResult, FromWorker, InterpreterSettings, ToWorker, WorkerBootData } from './protocol.js';
 import { StdinRing } from './stdin-ring.js';
+import { concatBytes } from '../../format/bytes.js';
 
 export type { ExecutionMode, ExecutionResult } from './protocol.js';
 
@@ -170,17 +171,8 @@ export class MicroPythonWorker {
    * it would find them in the UART buffer.
    */
   takeUnreadInput(): Uint8Array {
-    const parts: Uint8Array[] = [];
     const inRing = new Uint8Array(this.stdin.available);
-    parts.push(inRing.subarray(0, this.stdin.read(inRing)));
-    parts.push(...this.queuedInput.splice(0));
-    const unread = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      unread.set(part, at);
-      at += part.length;
-    }
-    return unread;
+    return concatBytes(inRing.subarray(0, this.stdin.read(inRing)), ...this.queuedInput.splice(0));
   }
 
   async terminate(): Promise<void> {

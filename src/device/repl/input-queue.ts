@@ -1,4 +1,5 @@
 /** Host bytes the REPL has received but not handled yet, in arrival order. */
+import { concatBytes } from '../../format/bytes.js';
 export class InputQueue {
   private chunks: Uint8Array[] = [];
   private offset = 0;
@@ -31,13 +32,7 @@ export class InputQueue {
 
   takeAll(): Uint8Array {
     this.dropConsumedPrefix();
-    const total = this.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
+    const out = concatBytes(...this.chunks);
     this.chunks = [];
     return out;
   }

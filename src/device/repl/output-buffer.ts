@@ -3,6 +3,7 @@
  * burst of echo and prompts becomes one write. Order is what matters; batching
  * never changes the byte stream.
  */
+import { concatBytes } from '../../format/bytes.js';
 export class OutputBuffer {
   private readonly chunks: Uint8Array[] = [];
 
@@ -24,13 +25,7 @@ export class OutputBuffer {
 
   flush(): void {
     if (this.chunks.length === 0) return;
-    const total = this.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
+    const out = concatBytes(...this.chunks);
     this.chunks.length = 0;
     this.write(out);
   }
