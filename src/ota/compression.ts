@@ -34,9 +34,9 @@ export interface BlockDeflateOptions {
   readonly blockSize?: number;
   /** Blocks compressed per call of `next()` (default 16). */
   readonly segmentBlocks?: number;
-  /** Cost-model iterations of the optimal parse (default 3; 0 = one parse with fixed-code costs). */
+  /** Cost-model iterations of the optimal parse (default 2; 0 = one parse with fixed-code costs). */
   readonly iterations?: number;
-  /** Hash-chain candidates examined per position (default 96). */
+  /** Hash-chain candidates examined per position (default 128). */
   readonly maxChain?: number;
 }
 
@@ -341,8 +341,8 @@ export class BlockDeflater {
     this.blockCount = Math.ceil(data.length / this.blockSize);
     this.maxDistance = 1 << this.windowBits;
     this.segmentSize = this.blockSize * (options.segmentBlocks ?? 16);
-    this.iterations = options.iterations ?? 3;
-    this.maxChain = options.maxChain ?? 96;
+    this.iterations = options.iterations ?? 2;
+    this.maxChain = options.maxChain ?? 128;
     this.prev = new Int32Array(data.length);
   }
 

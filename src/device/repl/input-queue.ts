@@ -1,5 +1,6 @@
 /** Host bytes the REPL has received but not handled yet, in arrival order. */
 import { concatBytes } from '../../format/bytes.js';
+
 export class InputQueue {
   private chunks: Uint8Array[] = [];
   private offset = 0;

@@ -4,6 +4,7 @@
  * never changes the byte stream.
  */
 import { concatBytes } from '../../format/bytes.js';
+
 export class OutputBuffer {
   private readonly chunks: Uint8Array[] = [];
 
