@@ -103,7 +103,8 @@ export class VirtualEsp32 {
 
   /** The EN pin / RTS pulse: a hard reset through the bootloader. */
   reset(reason: ResetReason = 'POWERON_RESET'): Promise<void> {
-    this.transition = this.transition.then(() => this.boot(reason));
+    // A failed boot must not block later ones: each reset starts from whatever the last one left.
+    this.transition = this.transition.catch(() => undefined).then(() => this.boot(reason));
     return this.transition;
   }
 
