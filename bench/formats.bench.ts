@@ -7,7 +7,7 @@ import { extractApp, identifyFirmware } from '../src/format/firmware-file.js';
 import { verifyAppImage } from '../src/format/app-image.js';
 import { sha256 as portableSha256, type Sha256 } from '../src/format/hash.js';
 import { nativeSha256 } from '../src/node/native-hash.js';
-import { formatRow, measure } from './measure.js';
+import { formatRow, measureInterleaved, type Timing } from './measure.js';
 
 export const FIRMWARE = new URL('../../../shared/testdata/ESP32_GENERIC-20240602-v1.23.0.bin', import.meta.url);
 
@@ -19,10 +19,10 @@ export async function benchFormats(): Promise<string[]> {
     ['native (node:crypto)', nativeSha256],
     ['portable (@noble/hashes, the browser path)', portableSha256],
   ] as [string, Sha256][]) {
-    measure(() => verifyAppImage(app, { sha256: hash })); // warm both paths before timing either
-    const bare = measure(() => hash(app));
-    const validate = measure(() => verifyAppImage(app, { sha256: hash }));
-    const full = measure(() => verifyAppImage(extractApp(firmware, identifyFirmware(firmware)).bytes, { sha256: hash }));
+    const [bare, validate, full] = measureInterleaved(() => hash(app), [
+      () => verifyAppImage(app, { sha256: hash }),
+      () => verifyAppImage(extractApp(firmware, identifyFirmware(firmware)).bytes, { sha256: hash }),
+    ]) as [Timing, Timing, Timing];
     lines.push(
       `  SHA-256 ${name}:`,
       formatRow('bare SHA-256 of the app bytes', bare),

@@ -23,3 +23,24 @@ export function formatRow(name: string, timing: Timing, baseline?: Timing): stri
   const ratio = baseline ? `${(timing.medianMs / baseline.medianMs).toFixed(2)}x` : 'baseline';
   return `  ${name.padEnd(58)} ${timing.medianMs.toFixed(2).padStart(9)} ms   ${ratio}`;
 }
+
+/**
+ * Times `baseline` and each candidate alternately, run after run, so drift
+ * (JIT tiers, GC, other load on the machine) hits all of them alike.
+ */
+export function measureInterleaved(baseline: () => unknown, candidates: (() => unknown)[], { runs = 31, warmup = 8 } = {}): Timing[] {
+  const all = [baseline, ...candidates];
+  for (let i = 0; i < warmup; i++) for (const run of all) run();
+  const times = all.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) {
+    all.forEach((run, index) => {
+      const start = performance.now();
+      run();
+      times[index]!.push(performance.now() - start);
+    });
+  }
+  return times.map((list) => {
+    list.sort((a, b) => a - b);
+    return { medianMs: list[Math.floor(list.length / 2)]!, minMs: list[0]!, runs };
+  });
+}
