@@ -7,6 +7,8 @@ import { registerOtadataCommand } from './commands/otadata.js';
 import { registerSimCommand } from './commands/sim.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerControlCommands } from './commands/control.js';
+import { registerUpdateCommand } from './commands/update.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerSimCommand(program);
   registerStatusCommand(program);
   registerControlCommands(program);
+  registerUpdateCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 

@@ -42,12 +42,13 @@ export interface BlockDeflateOptions {
 
 /**
  * The largest window a board with `freeBytes` of heap can give the decoder:
- * at most a quarter of the free heap (the agent also holds a 4 KiB block, a
- * frame buffer and its code, and MicroPython's heap fragments), 9 to 15.
+ * at most a third of the free heap (measured by the agent after it allocated
+ * its 12 KiB of buffers; the decoder's trees and MicroPython's fragmentation
+ * need the rest), 9 to 15. A generic ESP32 (~110 KB free) gets 15.
  */
 export function windowBitsForMemory(freeBytes: number): number {
   let bits = MAX_WINDOW_BITS;
-  while (bits > MIN_WINDOW_BITS && 1 << bits > freeBytes / 4) bits--;
+  while (bits > MIN_WINDOW_BITS && 1 << bits > freeBytes / 3) bits--;
   return bits;
 }
 

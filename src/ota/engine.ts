@@ -120,7 +120,10 @@ const BANNER_END = 'Type "help()" for more information.\r\n>>> ';
 export async function resetBoard(link: BoardLink, client: ReplClient, options: { timeoutMs?: number } = {}): Promise<ReplClient> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   if (link.hardReset) await link.hardReset();
-  else await client.startProgram('import machine\nmachine.reset()');
+  else {
+    if (!client.inRawRepl) await client.enterRawRepl();
+    await client.startProgram('import machine\nmachine.reset()');
+  }
   let transport = link.transport;
   try {
     await client.reader.readUntil(BANNER_END, { timeoutMs, waitingFor: 'MicroPython to start again after the reset' });

@@ -30,9 +30,12 @@ describe('virtual board filesystem snapshots', () => {
     );
   });
 
-  it('a fresh (erased) partition reads as an empty filesystem', () => {
-    const store = new FilesystemStore(partitionOn(new NorFlash(createSharedFlash(0x40000))));
+  it('a fresh (erased) partition reads as an empty filesystem, and saving nothing writes nothing', () => {
+    const flash = new NorFlash(createSharedFlash(0x40000));
+    const store = new FilesystemStore(partitionOn(flash));
     assert.equal(store.load().size, 0);
+    assert.equal(store.save(new Map()), false);
+    assert.equal(flash.stats().operations, 0);
   });
 
   it('keeps the newest snapshot across stores (reboots), and skips saves that change nothing', () => {

@@ -121,6 +121,8 @@ export class FilesystemStore {
       throw new Error(`the files need ${payload.length} bytes; the vfs partition holds ${this.capacity} per snapshot`);
     }
     const newest = this.newestSlot();
+    // An empty tree on a partition without a snapshot already reads as empty: no flash wear for nothing.
+    if (!newest && payload.length === 0) return false;
     const crc = crc32(payload);
     if (newest && newest.header.length === payload.length && newest.header.crc === crc) return false;
     const index = newest?.index === 0 ? 1 : 0;

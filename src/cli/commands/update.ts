@@ -1,0 +1,113 @@
+import type { Command } from 'commander';
+import { nativeSha256 } from '../../node/native-hash.js';
+import { update, type UpdateResult } from '../../ota/update.js';
+import { addDeviceOptions, withBoard, type DeviceOptions } from '../device-options.js';
+import { UserError } from '../errors.js';
+import { loadFirmwareSource } from '../firmware-source.js';
+import { printJson, printText } from '../output.js';
+import { progressReporter } from '../progress.js';
+import { statusJson } from '../views/status-view.js';
+
+interface UpdateCommandOptions extends DeviceOptions {
+  extract?: boolean;
+  sha?: string;
+  length?: string;
+  reboot: boolean;
+  confirm?: boolean;
+  resume?: boolean;
+  window?: string;
+  compress?: 'auto' | 'on' | 'off';
+  json?: boolean;
+}
+
+export function registerUpdateCommand(program: Command): void {
+  addDeviceOptions(
+    program
+      .command('update')
+      .description('write new MicroPython firmware to the next OTA partition, boot it, and check it came up')
+      .argument('<firmware>', 'an app image (.app-bin / micropython.bin), an http(s) URL, or a JSON manifest {"firmware","sha","length"}')
+      .option('--extract', 'take the app out of a combined firmware .bin or a flash dump')
+      .option('--sha <hex>', 'refuse the image unless its SHA-256 is this')
+      .option('--length <bytes>', 'refuse the image unless it is this long')
+      .option('--no-reboot', 'only write and set_boot; the board switches at its next reset')
+      .option('--confirm', 'mark the new firmware valid once it runs, so the bootloader keeps it')
+      .option('--resume', 'continue an interrupted update: blocks already written and verified are not sent again')
+      .option('--window <bytes>', 'bytes in flight (default: what the board announces)')
+      .option('--compress <mode>', 'auto | on | off (default auto: when the board has the deflate module)')
+      .option('--json', 'machine-readable result'),
+  ).action(async (firmware: string, options: UpdateCommandOptions) => {
+    const source = await loadFirmwareSource(firmware);
+    const length = options.length === undefined ? source.length : Number(options.length);
+    if (length !== undefined && !Number.isSafeInteger(length)) throw new UserError(`--length must be a number of bytes, got '${options.length}'`);
+    const sha = options.sha ?? source.sha;
+    if (sha !== undefined && !/^[0-9a-f]{64}$/i.test(sha)) throw new UserError(`the expected SHA-256 must be 64 hex digits, got '${sha}'`);
+
+    const abort = new AbortController();
+    const onInterrupt = () => abort.abort(new UserError('interrupted: the old firmware still runs; run the same command with --resume to continue'));
+    process.once('SIGINT', onInterrupt);
+    const progress = options.json ? undefined : progressReporter();
+    const say = (message: string) => {
+      if (!options.json) process.stderr.write(`${message}\n`);
+    };
+    try {
+      const result = await withBoard(options, (device, client) =>
+        update(device, client, source.bytes, {
+          name: source.name,
+          sha256: nativeSha256,
+          reboot: options.reboot,
+          ...(options.extract ? { extract: true } : {}),
+          ...(sha !== undefined ? { sha } : {}),
+          ...(length !== undefined ? { length } : {}),
+          ...(options.confirm ? { confirm: true } : {}),
+          ...(options.resume ? { resume: true } : {}),
+          ...(options.window ? { window: Number(options.window) } : {}),
+          ...(options.compress ? { compress: options.compress } : {}),
+          onStep: (message) => {
+            progress?.stop();
+            say(message);
+          },
+          ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
+          signal: abort.signal,
+        }),
+      );
+      if (options.json) printJson(resultJson(result));
+      else printText(summary(result));
+    } finally {
+      progress?.stop();
+      process.removeListener('SIGINT', onInterrupt);
+    }
+  });
+}
+
+function summary(result: UpdateResult): string {
+  const transfer = result.transfer;
+  const lines = [
+    `Updated '${result.target}': ${result.image.length.toLocaleString('en')} bytes, ${transfer.wireBytes.toLocaleString('en')} on the wire ` +
+      `(${(transfer.wireBytes / result.image.length).toFixed(2)}x, ${transfer.compression}), ${(transfer.elapsedMs / 1000).toFixed(1)} s` +
+      (transfer.resumedBlocks ? `, ${transfer.resumedBlocks} blocks kept from before` : '') +
+      (transfer.retransmits ? `, ${transfer.retransmits} frames sent again` : '') +
+      '.',
+  ];
+  if (!result.after) {
+    lines.push(`The board boots '${result.target}' at its next reset (esp32-ota reset).`);
+  } else if (result.confirmed) {
+    lines.push(`MicroPython ${result.after.version} runs from '${result.target}' and is confirmed.`);
+  } else {
+    lines.push(
+      `MicroPython ${result.after.version} runs from '${result.target}', NOT confirmed yet: the board rolls back to '${result.before.running}' at its next reset`,
+      `unless the app calls esp32.Partition.mark_app_valid_cancel_rollback() (or run: esp32-ota rollback cancel).`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function resultJson(result: UpdateResult) {
+  return {
+    target: result.target,
+    image: result.image,
+    transfer: result.transfer,
+    confirmed: result.confirmed,
+    before: statusJson(result.before),
+    after: result.after ? statusJson(result.after) : null,
+  };
+}

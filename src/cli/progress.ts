@@ -1,0 +1,60 @@
+/** Progress of a transfer for people: a bar with bytes, rate and ETA on a terminal, a line per 10% otherwise. */
+import cliProgress from 'cli-progress';
+import { humanSize, withThousands } from '../format/units.js';
+import type { TransferProgress } from '../ota/transfer.js';
+
+export interface ProgressReporter {
+  update(progress: TransferProgress): void;
+  stop(): void;
+}
+
+export function progressReporter(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+  return stream.isTTY ? barReporter(stream) : lineReporter(stream);
+}
+
+function rateAndEta(progress: TransferProgress): { rate: string; eta: string } {
+  const seconds = progress.elapsedMs / 1000;
+  const perSecond = seconds > 0 ? progress.ackedBytes / seconds : 0;
+  const remaining = perSecond > 0 ? (progress.imageBytes - progress.ackedBytes) / perSecond : NaN;
+  return {
+    rate: perSecond > 0 ? `${humanSize(Math.round(perSecond))}/s` : '-',
+    eta: Number.isFinite(remaining) ? `${Math.ceil(remaining)} s` : '-',
+  };
+}
+
+function barReporter(stream: NodeJS.WriteStream): ProgressReporter {
+  const bar = new cliProgress.SingleBar(
+    { stream, format: '  {bar} {percentage}% | {done} / {total_h} | {rate} | ETA {eta_text} | on the wire {wire}', hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(progress) {
+      const { rate, eta } = rateAndEta(progress);
+      const payload = { done: withThousands(progress.ackedBytes), total_h: withThousands(progress.imageBytes), rate, eta_text: eta, wire: humanSize(progress.wireBytes) };
+      if (!started) {
+        bar.start(progress.imageBytes, progress.ackedBytes, payload);
+        started = true;
+      } else bar.update(progress.ackedBytes, payload);
+    },
+    stop: () => {
+      if (started) bar.stop();
+    },
+  };
+}
+
+function lineReporter(stream: NodeJS.WriteStream): ProgressReporter {
+  let nextTenth = 1;
+  return {
+    update(progress) {
+      const tenth = progress.imageBytes > 0 ? Math.floor((progress.ackedBytes / progress.imageBytes) * 10) : 0;
+      if (tenth < nextTenth) return;
+      nextTenth = tenth + 1;
+      const { rate, eta } = rateAndEta(progress);
+      stream.write(
+        `  ${String(tenth * 10).padStart(3)}%  ${withThousands(progress.ackedBytes).padStart(11)} / ${withThousands(progress.imageBytes)} bytes  ${rate.padStart(12)}  ETA ${eta}\n`,
+      );
+    },
+    stop: () => undefined,
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The board side of the transfer: src/ota/agent.py, a readable MicroPython
+ * program shipped next to this module (the build copies it to dist/src/ota/),
+ * and the compact form in which it is uploaded through the raw REPL.
+ */
+
+export interface AgentConfig {
+  /** Partition label, or 'next' for `Partition(RUNNING).get_next_update()`. */
+  readonly target: string;
+  readonly length: number;
+  /** Bytes the host may have in flight; 0 lets the agent say what its stdin can hold. */
+  readonly window: number;
+  /** The agent gives up after this long without a byte from the host (0: never). */
+  readonly idleMs: number;
+  /** Report the CRC-32 of the blocks already in the partition before taking frames. */
+  readonly resume: boolean;
+}
+
+let cached: Promise<string> | undefined;
+
+/** agent.py as shipped (read once). Node reads it from disk; a browser fetches it next to this module. */
+export function loadAgentSource(): Promise<string> {
+  cached ??= (async () => {
+    const url = new URL('./agent.py', import.meta.url);
+    if (url.protocol === 'file:') {
+      const { readFile } = await import('node:fs/promises');
+      return readFile(url, 'utf8');
+    }
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`cannot load the transfer agent from ${url.href}: HTTP ${response.status}`);
+    return response.text();
+  })();
+  cached.catch(() => (cached = undefined));
+  return cached;
+}
+
+/**
+ * The program sent to the board: the agent without comment lines and blank
+ * lines, each 4-space indent level as one space, then the call that runs it.
+ * (agent.py keeps to what makes this safe: 4-space indents, no multi-line strings.)
+ */
+export function agentProgram(source: string, config: AgentConfig): string {
+  const lines: string[] = [];
+  for (const raw of source.split(/\r?\n/)) {
+    const line = raw.trimEnd();
+    const body = line.trimStart();
+    if (body === '' || body.startsWith('#')) continue;
+    const indent = line.length - body.length;
+    if (indent % 4 !== 0) throw new Error(`agent.py: indentation of ${indent} spaces is not a multiple of 4: ${JSON.stringify(line)}`);
+    lines.push(' '.repeat(indent / 4) + body);
+  }
+  const target = config.target.replace(/[^A-Za-z0-9_.-]/g, '');
+  if (target !== config.target || target === '') throw new RangeError(`partition name ${JSON.stringify(config.target)} is not a plain label`);
+  for (const [name, value] of [
+    ['length', config.length],
+    ['window', config.window],
+    ['idleMs', config.idleMs],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`agent ${name} must be a non-negative integer, not ${value}`);
+  }
+  lines.push(`_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0})`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,117 @@
+/**
+ * esp32-ota update: the seed's ota.update.from_file, driven from the host.
+ * Nothing is written before every check passed (prepareImage, checkBoardTakes);
+ * set_boot is called only after the board verified length, SHA-256 and a
+ * read-back of what it wrote; after the reset the board must come back on the
+ * new partition with the new version, or the update is reported as failed.
+ */
+import { toHex } from '../format/bytes.js';
+import type { Sha256 } from '../format/hash.js';
+import { sha256 as portableSha256 } from '../format/hash.js';
+import { withThousands } from '../format/units.js';
+import { DeviceError, type ReplClient } from '../repl/index.js';
+import { OtaError, readStatus, resetBoard, rollback, type BoardLink, type BoardStatus } from './engine.js';
+import { checkBoardTakes, prepareImage, type PreparedImage } from './preflight.js';
+import { transferImage, type TransferProgress, type TransferResult } from './transfer.js';
+
+export interface UpdateOptions {
+  /** Take the app out of a combined firmware or dump instead of refusing it. */
+  readonly extract?: boolean;
+  /** The image must have this SHA-256 (64 hex digits), as the seed's `sha=`. */
+  readonly sha?: string;
+  /** The image must be this long, as the seed's `length=`. */
+  readonly length?: number;
+  /** Reset the board after set_boot and check the new firmware came up (default true). */
+  readonly reboot?: boolean;
+  /** Mark the new firmware valid once it runs (cancel rollback). */
+  readonly confirm?: boolean;
+  /** Keep the blocks an interrupted transfer already wrote. */
+  readonly resume?: boolean;
+  readonly window?: number;
+  readonly compress?: 'auto' | 'on' | 'off';
+  readonly sha256?: Sha256;
+  /** The file's name in messages. */
+  readonly name?: string;
+  readonly onStep?: (message: string) => void;
+  readonly onProgress?: (progress: TransferProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface UpdateResult {
+  readonly image: { readonly length: number; readonly sha256: string; readonly version: string | undefined; readonly extractedFrom: string | undefined };
+  readonly before: BoardStatus;
+  readonly target: string;
+  readonly transfer: TransferResult;
+  /** After the reset; undefined with reboot: false. */
+  readonly after: BoardStatus | undefined;
+  readonly confirmed: boolean;
+}
+
+export async function update(link: BoardLink, client: ReplClient, file: Uint8Array, options: UpdateOptions = {}): Promise<UpdateResult> {
+  const step = options.onStep ?? (() => undefined);
+  const hash = options.sha256 ?? portableSha256;
+  const prepared = prepareImage(file, { ...(options.extract ? { extract: true } : {}), sha256: hash, ...(options.name ? { name: options.name } : {}) });
+  const imageSha = toHex(hash(prepared.bytes));
+  checkExpectations(prepared, imageSha, options);
+
+  const before = await readStatus(client);
+  const target = checkBoardTakes(before, prepared);
+  step(`Writing ${withThousands(prepared.bytes.length)} bytes${prepared.version ? ` (${prepared.version})` : ''} to partition '${target.label}' (running: '${before.running}', ${before.version})`);
+  const transfer = await transferImage(client, link.transport, prepared.bytes, {
+    partition: target.label,
+    expectedSha256: imageSha,
+    sha256: hash,
+    ...(options.resume ? { resume: true } : {}),
+    ...(options.window ? { window: options.window } : {}),
+    ...(options.compress ? { compress: options.compress } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  step(`Verified on the board: length, SHA-256 ${transfer.sha256Hex} and read-back`);
+
+  await setBoot(client, target.label);
+  step(`'${target.label}' is set to boot next`);
+  const image = { length: prepared.bytes.length, sha256: imageSha, version: prepared.version, extractedFrom: prepared.extractedFrom };
+  if (options.reboot === false) return { image, before, target: target.label, transfer, after: undefined, confirmed: false };
+
+  step('Resetting the board');
+  const fresh = await resetBoard(link, client);
+  const after = await readStatus(fresh);
+  if (after.running !== target.label) {
+    throw new OtaError(
+      `the board came back on '${after.running}' (${after.version}), not on the new firmware in '${target.label}': ` +
+        'the bootloader refused the new image or rolled it back. The old firmware still runs.',
+    );
+  }
+  if (prepared.version && after.version !== prepared.version) {
+    throw new OtaError(`the board runs '${target.label}' but reports MicroPython ${after.version}, not ${prepared.version} as the image says`);
+  }
+  step(`The board runs '${target.label}': MicroPython ${after.version}`);
+  let confirmed = false;
+  if (options.confirm) {
+    const result = await rollback(fresh, 'cancel');
+    confirmed = result.confirmed === true;
+    step(confirmed ? 'Confirmed: the bootloader will keep this firmware' : 'This board has no rollback support: nothing to confirm');
+  }
+  return { image, before, target: target.label, transfer, after: confirmed ? await readStatus(fresh) : after, confirmed };
+}
+
+function checkExpectations(prepared: PreparedImage, imageSha: string, options: UpdateOptions): void {
+  if (options.length !== undefined && options.length !== prepared.bytes.length) {
+    throw new OtaError(`the image is ${withThousands(prepared.bytes.length)} bytes, not ${withThousands(options.length)} as expected: refusing to write it`);
+  }
+  if (options.sha !== undefined && options.sha.toLowerCase() !== imageSha) {
+    throw new OtaError(`the image's SHA-256 is ${imageSha}, not ${options.sha.toLowerCase()} as expected: refusing to write it`);
+  }
+}
+
+async function setBoot(client: ReplClient, label: string): Promise<void> {
+  try {
+    await client.exec(`import esp32\nesp32.Partition(${JSON.stringify(label)}).set_boot()\ndel esp32\n`);
+  } catch (error) {
+    if (error instanceof DeviceError && /-5379/.test(error.message)) {
+      throw new OtaError(`ESP-IDF refused to boot '${label}' (ESP_ERR_OTA_VALIDATE_FAILED): the image in flash is not valid; the boot partition is unchanged`);
+    }
+    throw error;
+  }
+}
