@@ -8,6 +8,8 @@ import { FRAME_HEADER_SIZE } from '../../src/ota/frames.js';
 import { transferImage, type TransferOptions } from '../../src/ota/transfer.js';
 import { ReplClient } from '../../src/repl/index.js';
 import { bootedBoard } from '../helpers/virtual-board.js';
+import { NorFlash, createSharedFlash } from '../../src/device/nor-flash.js';
+import { runBootloader } from '../../src/device/bootloader.js';
 import { compressibleImage, cutAfterDataFrames } from './transfer-helpers.js';
 
 const OTA_1 = 0x1d0000;
@@ -43,6 +45,10 @@ describe('an interrupted transfer, resumed', () => {
       });
       const tail = image.subarray((blocks - 1) * BLOCK);
       assert.ok(!Buffer.from(board.flash.read(OTA_1 + (blocks - 1) * BLOCK, tail.length)).equals(Buffer.from(tail)), 'the last block is not written');
+      // A reset now (on a copy of the flash, so this transfer's board carries on) boots the old firmware.
+      const copy = new NorFlash(createSharedFlash(board.flash.size));
+      copy.bytes.set(board.flash.bytes);
+      assert.equal(runBootloader(copy, { chip: board.chip, rollbackEnabled: true, resetReason: 'POWERON_RESET' }).partition.label, 'ota_0');
 
       if (fraction !== 0.1) {
         // Let the old agent give up on its own (idle timeout); at 10% the new host comes at once and takes over.

@@ -152,6 +152,39 @@ describe('esp32-ota update and demo', () => {
     assert.equal(status.running, 'ota_1');
   });
 
+  it('downloads the firmware and a manifest over HTTP (loopback), and refuses an HTTP error clearly', async () => {
+    const { createServer } = await import('node:http');
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const firmware = buildGeneratedFirmware({ version: 'v1.32.0', buildDate: '2026-04-04', size: 0x18000, seed: 12 });
+    const manifest = JSON.stringify({ firmware: 'fw/micropython.bin', sha: toHex(nativeSha256(firmware)), length: firmware.length });
+    const server = createServer((request, response) => {
+      if (request.url === '/ota/micropython.json') response.end(manifest);
+      else if (request.url === '/ota/fw/micropython.bin') response.end(firmware);
+      else response.writeHead(404, 'Not Found').end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const port = (server.address() as { port: number }).port;
+    // The CLI runs in a child process: the HTTP server must keep serving meanwhile, so no spawnSync here.
+    const cli = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)), ...args]);
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk) => (stdout += chunk));
+        child.stderr.on('data', (chunk) => (stderr += chunk));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const board = `sim:${join(folder, 'http-board.bin')}`;
+    const ok = await cli(['update', `http://127.0.0.1:${port}/ota/micropython.json`, '-d', board, '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).after.version, 'v1.32.0');
+    const missing = await cli(['update', `http://127.0.0.1:${port}/ota/none.bin`, '-d', board]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^esp32-ota: error: cannot download http:\/\/127\.0\.0\.1:\d+\/ota\/none\.bin: HTTP 404 Not Found\n$/);
+  });
+
   it('demo does the whole job on a virtual board', () => {
     const result = runCli(['demo']);
     assert.equal(result.code, 0, result.stderr);
