@@ -14,6 +14,7 @@ import { freshFlash, virtualBoard } from '../src/node/virtual-board.js';
 import { transferImage } from '../src/ota/transfer.js';
 import { ReplClient } from '../src/repl/repl-client.js';
 import { throttle } from '../src/transport/throttled.js';
+import { tapWrites } from '../src/transport/tap.js';
 import type { Transport } from '../src/transport/transport.js';
 import type { VirtualEsp32 } from '../src/device/virtual-esp32.js';
 import { FIRMWARE } from './formats.bench.js';
@@ -120,22 +121,7 @@ function busy(board: VirtualEsp32): number {
 
 function counting(inner: Transport): { transport: Transport; written: () => number } {
   let written = 0;
-  const transport: Transport = {
-    get description() {
-      return inner.description;
-    },
-    get closed() {
-      return inner.closed;
-    },
-    write: (data) => {
-      written += data.length;
-      return inner.write(data);
-    },
-    onData: (listener) => inner.onData(listener),
-    onClose: (listener) => inner.onClose(listener),
-    close: () => inner.close(),
-  };
-  return { transport, written: () => written };
+  return { transport: tapWrites(inner, (data) => (written += data.length)), written: () => written };
 }
 
 function seconds(ms: number): string {

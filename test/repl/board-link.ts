@@ -1,6 +1,7 @@
 /** Test wiring: a BoardSession (ReplMachine + fake interpreter) on the device end of an in-memory link. */
 import { ReplMachine, type ReplMachineOptions } from '../../src/device/repl/index.js';
 import { createLinkedTransports } from '../../src/transport/in-memory.js';
+import { tapWrites } from '../../src/transport/tap.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { BANNER_LINE, BoardSession, type BoardOptions } from '../fixtures/repl/board-session.js';
 
@@ -46,20 +47,5 @@ export function connectMachine(options: Omit<ReplMachineOptions, 'write' | 'bann
 /** A transport wrapper that records every write, for assertions on what the host sent. */
 export function recordWrites(inner: Transport): { transport: Transport; writes: Uint8Array[] } {
   const writes: Uint8Array[] = [];
-  const transport: Transport = {
-    get description() {
-      return inner.description;
-    },
-    get closed() {
-      return inner.closed;
-    },
-    write: (data) => {
-      writes.push(data.slice());
-      return inner.write(data);
-    },
-    onData: (listener) => inner.onData(listener),
-    onClose: (listener) => inner.onClose(listener),
-    close: () => inner.close(),
-  };
-  return { transport, writes };
+  return { transport: tapWrites(inner, (data) => writes.push(data.slice())), writes };
 }
