@@ -604,24 +604,7 @@ export class BlockDeflater {
     };
     plan.boundaries.forEach((to, index) => {
       const last = final && index === plan.boundaries.length - 1;
-      const litlen = new Uint32Array(LITLEN_SYMBOLS);
-      const dist = new Uint32Array(DIST_SYMBOLS);
-      let extra = 0;
-      let bytes = 0;
-      for (let s = from; s < to; s++) {
-        const d = symbols.dist[s]!;
-        if (d === 0) {
-          litlen[symbols.value[s]!]!++;
-          bytes++;
-        } else {
-          const lc = LENGTH_CODE[symbols.value[s]!]!;
-          const dc = DIST_CODE[d]!;
-          litlen[257 + lc]!++;
-          dist[dc]!++;
-          extra += LENGTH_EXTRA[lc]! + DIST_EXTRA[dc]!;
-          bytes += symbols.value[s]!;
-        }
-      }
+      const { litlen, dist, extra, bytes } = symbolHistogram(symbols, from, to);
       const choice = blockBits(litlen, dist, extra, bytes);
       if (choice.kind === 'stored') {
         // Stored blocks of at most 65535 bytes, byte by byte so that cuts fall on the right byte.
@@ -704,11 +687,17 @@ export function deflateBlocks(data: Uint8Array, options: BlockDeflateOptions = {
 }
 
 function symbolBits(symbols: Symbols): number {
+  const { litlen, dist, extra, bytes } = symbolHistogram(symbols, 0, symbols.count);
+  return blockBits(litlen, dist, extra, bytes).bits;
+}
+
+/** Symbol frequencies of symbols [from, to), the extra bits they need, and the bytes they produce. */
+function symbolHistogram(symbols: Symbols, from: number, to: number) {
   const litlen = new Uint32Array(LITLEN_SYMBOLS);
   const dist = new Uint32Array(DIST_SYMBOLS);
   let extra = 0;
   let bytes = 0;
-  for (let s = 0; s < symbols.count; s++) {
+  for (let s = from; s < to; s++) {
     const d = symbols.dist[s]!;
     if (d === 0) {
       litlen[symbols.value[s]!]!++;
@@ -722,7 +711,7 @@ function symbolBits(symbols: Symbols): number {
       bytes += symbols.value[s]!;
     }
   }
-  return blockBits(litlen, dist, extra, bytes).bits;
+  return { litlen, dist, extra, bytes };
 }
 
 interface BlockPlan {
