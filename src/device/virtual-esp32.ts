@@ -7,13 +7,12 @@
  */
 import { bannerLine, findMicroPythonIdentity } from '../format/micropython-identity.js';
 import { chipByName, type Chip } from '../format/chips.js';
-import { findPartition, PartitionType } from '../format/partition-table.js';
 import { toHex } from '../format/bytes.js';
 import { sha256 } from '../format/hash.js';
 import { createLinkedTransports } from '../transport/in-memory.js';
 import type { Transport } from '../transport/transport.js';
 import type { BoardInit } from './board/esp32-hardware.js';
-import { FilesystemStore } from './board/filesystem-image.js';
+import { boardFilesystem, type FilesystemStore } from './board/filesystem-image.js';
 import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
 import { MicroPythonWorker } from './micropython/micropython-worker.js';
 import type { DeviceIdentity } from './micropython/identity.js';
@@ -251,16 +250,7 @@ export class VirtualEsp32 {
   }
 
   private filesystem(): FilesystemStore | undefined {
-    const table = this.lastBoot?.table;
-    const vfs = table && (findPartition(table, 'vfs') ?? findPartition(table, 'ffat'));
-    if (!vfs || vfs.type !== PartitionType.DATA) return undefined;
-    const flash = this.flash;
-    return new FilesystemStore({
-      size: vfs.size,
-      read: (offset, length) => flash.read(vfs.offset + offset, length),
-      erase: (offset, length) => flash.erase(vfs.offset + offset, length),
-      program: (offset, data) => flash.program(vfs.offset + offset, data),
-    });
+    return this.lastBoot ? boardFilesystem(this.flash, this.lastBoot.table) : undefined;
   }
 
   private emit(bytes: Uint8Array): void {

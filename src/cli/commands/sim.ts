@@ -6,6 +6,7 @@ import { hex } from '../../format/bytes.js';
 import { humanSize } from '../../format/units.js';
 import { saveFlashFile } from '../../node/flash-file.js';
 import { freshFlash, loadFlash, virtualBoard } from '../../node/virtual-board.js';
+import { WEBREPL_PASSWORD_VARIABLE } from '../../node/open-device.js';
 import { serveUartOverTcp, serveWebRepl, type ListeningServer } from '../../node/sim-servers.js';
 import type { WebReplServer } from '../../webrepl/node.js';
 import { UserError } from '../errors.js';
@@ -23,7 +24,6 @@ interface SimOptions {
   host: string;
 }
 
-export const WEBREPL_PASSWORD_VARIABLE = 'ESP32_OTA_WEBREPL_PASSWORD';
 const DEFAULT_TCP_PORT = 2323;
 const SAVE_INTERVAL_MS = 2000;
 

@@ -7,9 +7,9 @@
 import type { MicroPython } from '@micropython/micropython-webassembly-pyscript';
 import type { InterpreterRuntime, RegisterDeviceModules } from '../micropython/device-modules.js';
 import { NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
-import { PartitionType, findPartition, type PartitionTable } from '../../format/partition-table.js';
+import type { PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
-import { FilesystemStore, type FileTree } from './filesystem-image.js';
+import { boardFilesystem, type FilesystemStore, type FileTree } from './filesystem-image.js';
 
 /** Everything the worker needs to know about the board; structured-cloned into the worker. */
 export interface BoardInit {
@@ -34,7 +34,7 @@ export const register: RegisterDeviceModules = (mp, init, runtime) => {
   const running = board.table.partitions.find((p) => p.offset === board.runningOffset);
   if (!running) throw new Error(`no partition at the running offset 0x${board.runningOffset.toString(16)}`);
   const api = new EspIdfApi({ flash, table: board.table, chipId: board.chipId, rollbackEnabled: board.rollbackEnabled, running });
-  const files = new BoardFiles(mp.FS as unknown as EmscriptenFs, board.filesystemRoot, filesystemStore(flash, board.table));
+  const files = new BoardFiles(mp.FS as unknown as EmscriptenFs, board.filesystemRoot, boardFilesystem(flash, board.table));
   files.load();
   mp.registerJsModule('_esp32_hw', hardwareModule(api, board, runtime, files));
   installPythonModules(mp, board.pythonModules);
@@ -120,17 +120,6 @@ function installPythonModules(mp: MicroPython, modules: BoardInit['pythonModules
   }
   lines.push('del _namespace, _BuiltinModule, sys');
   mp.runPython(lines.join('\n'));
-}
-
-function filesystemStore(flash: NorFlash, table: PartitionTable): FilesystemStore | undefined {
-  const vfs = findPartition(table, 'vfs') ?? findPartition(table, 'ffat');
-  if (!vfs || vfs.type !== PartitionType.DATA) return undefined;
-  return new FilesystemStore({
-    size: vfs.size,
-    read: (offset, length) => flash.read(vfs.offset + offset, length),
-    erase: (offset, length) => flash.erase(vfs.offset + offset, length),
-    program: (offset, data) => flash.program(vfs.offset + offset, data),
-  });
 }
 
 /** The part of Emscripten's FS API used here. */

@@ -15,6 +15,8 @@
  */
 import { dataView } from '../../format/bytes.js';
 import { crc32 } from '../../format/crc32.js';
+import { PartitionType, findPartition, type PartitionTable } from '../../format/partition-table.js';
+import type { NorFlash } from '../nor-flash.js';
 
 const MAGIC = new TextEncoder().encode('MPYSIMFS');
 const VERSION = 1;
@@ -164,4 +166,16 @@ export class FilesystemStore {
 
 function sequenceNewer(a: number, b: number): boolean {
   return ((a - b) >>> 0) < 0x80000000 && a !== b;
+}
+
+/** The store of the board's `/`: the `vfs` data partition (`ffat` on TinyUF2 tables), or undefined when there is none. */
+export function boardFilesystem(flash: NorFlash, table: PartitionTable): FilesystemStore | undefined {
+  const vfs = findPartition(table, 'vfs') ?? findPartition(table, 'ffat');
+  if (!vfs || vfs.type !== PartitionType.DATA) return undefined;
+  return new FilesystemStore({
+    size: vfs.size,
+    read: (offset, length) => flash.read(vfs.offset + offset, length),
+    erase: (offset, length) => flash.erase(vfs.offset + offset, length),
+    program: (offset, data) => flash.program(vfs.offset + offset, data),
+  });
 }
