@@ -1,7 +1,13 @@
 /**
- * Carrying the files of a filesystem partition into one of another size.
+ * Carrying the files of MicroPython's littlefs `vfs` into a filesystem of
+ * another size: every directory and file (with its mtime) is read from the
+ * old image and written into a freshly formatted one, as MicroPython formats
+ * it (4 KiB blocks, the partition's size).
  */
+import { hex } from './bytes.js';
 import { FormatError } from './errors.js';
+import { buildLittleFsImage, ERRNO, LittleFsError, MICROPYTHON_ESP32_LITTLEFS, readLittleFsTree, type LittleFsTreeEntry } from './littlefs/index.js';
+import { humanSize, withThousands } from './units.js';
 
 export interface CarriedFiles {
   readonly image: Uint8Array;
@@ -10,9 +16,66 @@ export interface CarriedFiles {
   readonly summary: string;
 }
 
-/** The files of `old` in a new filesystem image of `newSize` bytes; FormatError when they cannot be carried. */
+const BLOCK_SIZE = MICROPYTHON_ESP32_LITTLEFS.blockSize;
+
+function isNoSpace(error: unknown): boolean {
+  return error instanceof LittleFsError && error.errno === ERRNO.ENOSPC;
+}
+
+/** The image of `entries`, or undefined when they do not fit `size` bytes. */
+function tryBuild(size: number, entries: LittleFsTreeEntry[]): Uint8Array | undefined {
+  try {
+    return buildLittleFsImage(size, entries, MICROPYTHON_ESP32_LITTLEFS);
+  } catch (error) {
+    if (isNoSpace(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The fewest bytes (whole blocks) a fresh filesystem needs for `entries`, searched between `tooSmall` and a size that fits. */
+function smallestFittingSize(entries: LittleFsTreeEntry[], tooSmall: number): number {
+  let low = Math.floor(tooSmall / BLOCK_SIZE);
+  let high = Math.max(low * 2, 8);
+  while (!tryBuild(high * BLOCK_SIZE, entries)) {
+    low = high;
+    high *= 2;
+  }
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (tryBuild(middle * BLOCK_SIZE, entries)) high = middle;
+    else low = middle;
+  }
+  return high * BLOCK_SIZE;
+}
+
+/**
+ * The files of the littlefs image `old` in a new image of `newSize` bytes.
+ * FormatError when `old` is no littlefs (say so, point at --erase-fs) or the
+ * files do not fit (name the shortfall).
+ */
 export function carryFilesystem(old: Uint8Array, newSize: number, what: string): CarriedFiles {
-  void old;
-  void newSize;
-  throw new FormatError(`${what} holds a filesystem whose files cannot be carried into its new size yet; pass --erase-fs to start it empty`);
+  let entries: LittleFsTreeEntry[];
+  try {
+    entries = readLittleFsTree(old, MICROPYTHON_ESP32_LITTLEFS);
+  } catch (error) {
+    if (!(error instanceof LittleFsError)) throw error;
+    throw new FormatError(
+      `${what} holds data but no littlefs that MicroPython could mount (${error.message}), so its files cannot be carried over; pass --erase-fs to start it empty`,
+    );
+  }
+  const files = entries.filter((entry) => entry.type === 'file');
+  const fileBytes = files.reduce((sum, entry) => sum + (entry.data?.length ?? 0), 0);
+  const counted = `${files.length} file${files.length === 1 ? '' : 's'} (${withThousands(fileBytes)} bytes)`;
+  const image = tryBuild(newSize, entries);
+  if (!image) {
+    const needed = smallestFittingSize(entries, newSize);
+    throw new FormatError(
+      `the ${counted} in ${what} need a filesystem of at least ${hex(needed)} bytes (${humanSize(needed)}, ${needed / BLOCK_SIZE} blocks of 4 KiB); ` +
+        `the new one has ${hex(newSize)} (${humanSize(newSize)}): ${humanSize(needed - newSize)} short. ` +
+        'Remove files from the board first, choose a smaller --app-size or a larger --flash-size, or pass --erase-fs to start it empty',
+    );
+  }
+  const directories = entries.length - files.length;
+  const summary = `${counted}${directories ? ` in ${directories} folder${directories === 1 ? '' : 's'}` : ''} carried from ${what} into a new ${humanSize(newSize)} littlefs`;
+  return { image, fileCount: files.length, fileBytes, summary };
 }

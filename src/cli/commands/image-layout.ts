@@ -167,8 +167,10 @@ function report(input: string, file: FlashFile, oldFlashSize: number, plan: Rela
       result.outcomes.map((outcome) => [outcome.partition.label, outcome.detail]),
     ),
     '',
-    `Bootloader header: flash size ${oldFlashSize === header.flashSizeBytes ? `${humanSize(oldFlashSize)}, unchanged` : `${humanSize(oldFlashSize)} → ${humanSize(plan.flashSize)}`}` +
-      (header.hashAppended ? ' (its appended SHA-256 recomputed; the checksum covers only segment data)' : ''),
+    oldFlashSize === header.flashSizeBytes
+      ? `Bootloader header: flash size ${humanSize(oldFlashSize)}, unchanged`
+      : `Bootloader header: flash size ${humanSize(oldFlashSize)} → ${humanSize(plan.flashSize)}` +
+        (header.hashAppended ? ' (its appended SHA-256 recomputed; the checksum covers only segment data)' : ''),
   ];
   const lost = result.outcomes.filter((outcome) => outcome.lost).map((outcome) => outcome.partition.label);
   if (lost.length > 0) lines.push(`Not carried over: ${lost.join(', ')} (see above).`);
