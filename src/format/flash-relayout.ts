@@ -13,7 +13,7 @@ import { hex, isFilled } from './bytes.js';
 import { FormatError } from './errors.js';
 import { decodeAppImageHeader, withHeaderFlashSize } from './app-image.js';
 import type { Sha256 } from './hash.js';
-import type { FirmwareFile } from './firmware-file.js';
+import { extractApp, type FirmwareFile } from './firmware-file.js';
 import {
   DataSubtype,
   PARTITION_TABLE_OFFSET,
@@ -45,6 +45,8 @@ export interface PartitionOutcome {
   readonly partition: Partition;
   readonly content: 'app' | 'kept' | 'files' | 'erased' | 'blank';
   readonly detail: string;
+  /** The old partition the content came from. */
+  readonly from?: string;
   /** Set when something the user had is not carried over. */
   readonly lost?: boolean;
   readonly files?: CarriedFiles;
@@ -100,6 +102,10 @@ export function relayoutFlash(source: Uint8Array, file: FlashFile, plan: Relayou
       const outcome = p.type === PartitionType.APP ? placeApp(p, old) : placeData(p, old);
       return outcome;
     });
+  const booted = bootedPartition(source, file);
+  if (booted && !outcomes.some((outcome) => outcome.content === 'app' && outcome.from === booted.label)) {
+    throw new FormatError(`the new layout has no place for the app in '${booted.label}', the one the board boots: it would have nothing to boot`);
+  }
   const dropped = file.table.partitions
     .filter((p) => !used.has(p) && !(p.type === PartitionType.APP && Object.values(plan.apps ?? {}).some((app) => app.from === p.label)))
     .filter((p) => !isFilled(contentOf(source, file, p), 0xff))
@@ -121,7 +127,7 @@ export function relayoutFlash(source: Uint8Array, file: FlashFile, plan: Relayou
       );
     }
     put(p, app);
-    return { partition: p, content: 'app', detail: `the app from '${from}' (${withThousands(app.length)} bytes)` };
+    return { partition: p, content: 'app', from, detail: `the app from '${from}' (${withThousands(app.length)} bytes)` };
   }
 
   function placeData(p: Partition, old: Partition | undefined): PartitionOutcome {
@@ -151,6 +157,14 @@ export function relayoutFlash(source: Uint8Array, file: FlashFile, plan: Relayou
     }
     const what = p.type === PartitionType.DATA && p.subtype === DataSubtype.NVS ? 'its NVS keys and values are' : 'its contents are';
     return { partition: p, content: 'blank', detail: `moved or resized${wasAt}: ${what} not carried over; it starts empty`, lost: true };
+  }
+}
+
+function bootedPartition(source: Uint8Array, file: FlashFile): Partition | undefined {
+  try {
+    return extractApp(source, file).partition;
+  } catch {
+    return undefined;
   }
 }
 
