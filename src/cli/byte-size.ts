@@ -1,4 +1,5 @@
 /** Sizes on the command line: 0x1c0000, 1835008, 1792K, 4M (also KB/KiB, MB/MiB). */
+import { FLASH_SIZE_NAMES } from '../format/app-image.js';
 import { UserError } from './errors.js';
 
 const UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, kb: 1024, kib: 1024, m: 0x100000, mb: 0x100000, mib: 0x100000 };
@@ -11,6 +12,15 @@ export function parseByteSize(text: string): number {
     throw new UserError(`not a size: '${text}' (use hex like 0x1c0000, bytes, or K/M like 1792K, 4M)`);
   }
   return value;
+}
+
+const FLASH_SIZES = FLASH_SIZE_NAMES.map((_, code) => 0x100000 << code);
+
+/** A flash chip size as the image header can state it: 1M, 2M, 4M … 128M. */
+export function parseFlashSize(text: string): number {
+  const size = parseByteSize(text);
+  if (!FLASH_SIZES.includes(size)) throw new UserError(`not a flash size: '${text}' (one of ${FLASH_SIZE_NAMES.map((name) => name.replace('B', '')).join(', ')})`);
+  return size;
 }
 
 /** `NAME=SIZE[,NAME=SIZE…]` (repeatable options are joined first). */

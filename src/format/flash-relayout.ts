@@ -99,6 +99,9 @@ export function relayoutFlash(source: Uint8Array, file: FlashFile, plan: Relayou
     .map((p) => {
       const old = oldByLabel.get(plan.renamed?.get(p.label) ?? p.label);
       if (old) used.add(old);
+      if (old?.encrypted && !sameSpan(old, p)) {
+        throw new FormatError(`'${old.label}' is encrypted: flash encryption ties its bytes to their address, so it cannot move or change size`);
+      }
       const outcome = p.type === PartitionType.APP ? placeApp(p, old) : placeData(p, old);
       return outcome;
     });

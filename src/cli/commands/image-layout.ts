@@ -8,10 +8,10 @@ import { extractApp, identifyFirmware } from '../../format/firmware-file.js';
 import { flashSizeOfFile, relayoutFlash, type FlashFile, type RelayoutPlan, type RelayoutResult } from '../../format/flash-relayout.js';
 import { appDoesNotFitMessage, microPythonOtaTable, otaReadiness } from '../../format/ota-layout.js';
 import { editPartitionTable, resizePartitions } from '../../format/table-edit.js';
-import { otaAppPartitions } from '../../format/partition-table.js';
+import { PartitionType, otaAppPartitions } from '../../format/partition-table.js';
 import { humanSize, withThousands } from '../../format/units.js';
 import { nativeSha256 } from '../../node/native-hash.js';
-import { parseByteSize, parseSizeAssignments } from '../byte-size.js';
+import { parseByteSize, parseFlashSize, parseSizeAssignments } from '../byte-size.js';
 import { UserError } from '../errors.js';
 import { readInputFile, writeOutputFileWhole } from '../files.js';
 import { printText } from '../output.js';
@@ -26,14 +26,9 @@ interface CommonOptions {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerLayoutCommands(image: Command): void {
-  image
-    .command('make-ota')
-    .description("make a firmware image or a board's flash dump OTA-capable: MicroPython's OTA table (otadata, ota_0, ota_1, vfs), the app in ota_0")
-    .argument('<firmware>', 'a combined firmware .bin (as downloaded from micropython.org) or a flash dump')
-    .requiredOption('-o, --output <file>', 'where to write the whole-flash image (for esptool write_flash 0x0)')
-    .option('--flash-size <size>', "the board's flash: 4M, 8M, 16M or 32M (default: as the input says)", parseByteSize)
+  layoutCommand(image, 'make-ota', "make a firmware image or a board's flash dump OTA-capable: MicroPython's OTA table (otadata, ota_0, ota_1, vfs), the app in ota_0")
+    .option('--flash-size <size>', "the board's flash: 4M, 8M, 16M or 32M (default: as the input says)", parseFlashSize)
     .option('--app-size <size>', "size of each OTA app slot, a multiple of 64 KiB (default: MicroPython's for the flash size)", parseByteSize)
-    .option('--erase-fs', 'start the filesystem empty instead of carrying its files')
     .action(async (firmware: string, options: CommonOptions & { flashSize?: number; appSize?: number }) => {
       const { bytes, file } = await readFlashFile(firmware, options.output);
       const readiness = otaReadiness(file.table);
@@ -60,15 +55,10 @@ export function registerLayoutCommands(image: Command): void {
       await writeResult(firmware, bytes, file, plan, options.output);
     });
 
-  image
-    .command('resize')
-    .description("change the flash size or partition sizes of a firmware image or a board's flash dump; later partitions move, the vfs takes up the rest")
-    .argument('<firmware>', 'a combined firmware .bin or a flash dump')
-    .requiredOption('-o, --output <file>', 'where to write the whole-flash image (for esptool write_flash 0x0)')
-    .option('--flash-size <size>', 'the new flash size (4M, 8M, 16M, …); the last partition grows or shrinks to the end', parseByteSize)
+  layoutCommand(image, 'resize', "change the flash size or partition sizes of a firmware image or a board's flash dump; later partitions move, the vfs takes up the rest")
+    .option('--flash-size <size>', 'the new flash size (4M, 8M, 16M, …); the last partition grows or shrinks to the end', parseFlashSize)
     .option('--app-size <size>', 'the new size of every app partition', parseByteSize)
     .option('--resize <name=size,…>', 'new sizes by partition name (repeatable)', collect)
-    .option('--erase-fs', 'start the filesystem empty instead of carrying its files')
     .action(async (firmware: string, options: CommonOptions & { flashSize?: number; appSize?: number; resize?: string[] }) => {
       if (options.flashSize === undefined && options.appSize === undefined && options.resize === undefined) {
         throw new UserError('resize: give --flash-size, --app-size or --resize NAME=SIZE');
@@ -77,24 +67,19 @@ export function registerLayoutCommands(image: Command): void {
       const oldFlashSize = flashSizeOfFile(bytes, file);
       const sizes = parseSizeAssignments(options.resize ?? [], '--resize');
       if (options.appSize !== undefined) {
-        for (const p of file.table.partitions) if (p.type === 0) sizes.set(p.label, options.appSize);
+        for (const p of file.table.partitions) if (p.type === PartitionType.APP) sizes.set(p.label, options.appSize);
       }
       const flashSize = options.flashSize ?? oldFlashSize;
       const table = resizePartitions(file.table, { sizes, flashSize: oldFlashSize, newFlashSize: flashSize });
       await writeResult(firmware, bytes, file, { table, flashSize, eraseFilesystem: options.eraseFs ?? false }, options.output);
     });
 
-  image
-    .command('edit')
-    .description("add, delete or rename partitions, or change their type or flags, in a firmware image or a board's flash dump")
-    .argument('<firmware>', 'a combined firmware .bin or a flash dump')
-    .requiredOption('-o, --output <file>', 'where to write the whole-flash image (for esptool write_flash 0x0)')
+  layoutCommand(image, 'edit', "add, delete or rename partitions, or change their type or flags, in a firmware image or a board's flash dump")
     .option('--add <csv-row>', "a partition as a CSV row 'NAME, TYPE, SUBTYPE, OFFSET, SIZE[, FLAGS]'; an empty OFFSET takes the room from the end of the vfs (repeatable)", collect)
     .option('--delete <name>', 'remove a partition (repeatable)', collect)
     .option('--rename <old=new>', 'rename a partition; its contents stay (repeatable)', collect)
     .option('--type <name=type[:subtype]>', 'change type and subtype, e.g. vfs=data:littlefs (repeatable)', collect)
     .option('--flags <name=flags>', "set the flags: readonly, encrypted, encrypted:readonly, or '' for none (repeatable)", collect)
-    .option('--erase-fs', 'start the filesystem empty instead of carrying its files')
     .action(async (firmware: string, options: CommonOptions & Record<'add' | 'delete' | 'rename' | 'type' | 'flags', string[] | undefined>) => {
       const edits = {
         add: options.add ?? [],
@@ -112,6 +97,16 @@ export function registerLayoutCommands(image: Command): void {
       const renamed = new Map([...edits.rename].map(([from, to]) => [to, from]));
       await writeResult(firmware, bytes, file, { table, flashSize, renamed, eraseFilesystem: options.eraseFs ?? false }, options.output);
     });
+}
+
+/** The parts the three commands share: the input, -o and --erase-fs. */
+function layoutCommand(image: Command, name: string, description: string): Command {
+  return image
+    .command(name)
+    .description(description)
+    .argument('<firmware>', 'a combined firmware .bin (as downloaded from micropython.org) or a flash dump')
+    .requiredOption('-o, --output <file>', 'where to write the whole-flash image (for esptool write_flash 0x0)')
+    .option('--erase-fs', 'start the filesystem empty instead of carrying its files');
 }
 
 function assignments(items: string[] | undefined, option: string): Map<string, string> {
