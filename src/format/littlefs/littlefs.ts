@@ -1006,17 +1006,27 @@ export class LittleFs implements OpenFileHost {
 
   /** Allocates, erases and programs block `index` of a CTZ list whose earlier blocks are `blocks`. */
   writeCtzBlock(data: Uint8Array, blocks: number[], index: number): number {
-    const bs = this.config.blockSize;
+    const block = this.allocErasedBlock();
+    this.progCtzBlock(block, data, blocks, index);
+    return block;
+  }
+
+  allocErasedBlock(): number {
     const block = this.allocBlock();
+    this.device.erase(block);
+    return block;
+  }
+
+  /** Programs block `index` of a CTZ list (its pointers to earlier `blocks`, then its data) into an erased block. */
+  progCtzBlock(block: number, data: Uint8Array, blocks: number[], index: number): void {
+    const bs = this.config.blockSize;
     const start = this.ctzBlockStart(index);
     const pointers = ctzPointerBytes(index);
     const n = Math.min(bs - pointers, data.length - start);
     const buf = new Uint8Array(Math.min(bs, Math.ceil((pointers + n) / this.config.progSize) * this.config.progSize)).fill(0xff);
     for (let k = 0; k < pointers / 4; k++) writeLe32(buf, 4 * k, blocks[index - (1 << k)]!);
     buf.set(data.subarray(start, start + n), pointers);
-    this.device.erase(block);
     this.device.prog(block, 0, buf);
-    return block;
   }
 
   /** File position of the first data byte of CTZ block `index`. */
