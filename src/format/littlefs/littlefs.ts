@@ -26,7 +26,9 @@ export interface LittleFsStat {
   mtimeNs?: bigint;
 }
 
+/** On-disk version 2.1 (lfs.h LFS_DISK_VERSION of littlefs v2.6 and later). */
 const DISK_VERSION = 0x00020001;
+const DISK_VERSION_2_0 = 0x00020000;
 const MAGIC = new TextEncoder().encode('littlefs');
 const utf8 = new TextEncoder();
 const utf8Decode = new TextDecoder();
@@ -77,6 +79,7 @@ export class LittleFs implements OpenFileHost {
   private diskMinor = 1;
   private readonly lookahead: { off: number; size: number; i: number; ack: number; used: Uint8Array };
   private readonly openFiles = new Set<LittleFsFile>();
+  private writeFcrc = true;
   private mounted = true;
 
   private constructor(device: LittleFsBlockDevice, config: LittleFsConfig) {
@@ -150,15 +153,22 @@ export class LittleFs implements OpenFileHost {
 
   // ---------------------------------------------------------------- format / mount
 
-  static format(device: LittleFsBlockDevice, config?: Partial<LittleFsConfig>): void {
+  /**
+   * Formats the device as littlefs (erasing blocks 0 and 1 only). `diskVersion` 0x00020000 writes
+   * the older on-disk version 2.0 (no FCRCs), as littlefs built with LFS_MULTIVERSION can.
+   */
+  static format(device: LittleFsBlockDevice, config?: Partial<LittleFsConfig>, options: { diskVersion?: number } = {}): void {
     const fs = new LittleFs(device, resolveConfig(config));
+    const version = options.diskVersion ?? DISK_VERSION;
+    if (version !== DISK_VERSION && version !== DISK_VERSION_2_0) throw new RangeError(`littlefs can be formatted as version 2.0 or 2.1, not 0x${version.toString(16)}`);
+    fs.writeFcrc = version === DISK_VERSION;
     if (fs.blockCount < 2) throw fsError(ERRNO.EINVAL, `a littlefs needs at least 2 blocks, this device has ${fs.blockCount}`);
     fs.lookahead.off = 0;
     fs.lookahead.size = Math.min(8 * fs.config.lookaheadSize, fs.blockCount);
     fs.lookahead.i = 0;
     fs.allocAck();
     const root = fs.allocDir();
-    const superblock = le32s(DISK_VERSION, fs.config.blockSize, fs.blockCount, fs.nameMax, FILE_MAX, ATTR_MAX);
+    const superblock = le32s(version, fs.config.blockSize, fs.blockCount, fs.nameMax, FILE_MAX, ATTR_MAX);
     fs.commit(root, [
       { tag: mkTag(TYPE.CREATE, 0, 0), data: new Uint8Array(0) },
       { tag: mkTag(TYPE.SUPERBLOCK, 0, 8), data: MAGIC },
@@ -245,6 +255,11 @@ export class LittleFs implements OpenFileHost {
     if (nameMax) this.nameMax = Math.min(nameMax, 1022);
     if (fileMax) this.fileMax = fileMax;
     if (attrMax) this.attrMax = attrMax;
+  }
+
+  /** The on-disk version found at mount (0x00020000 or 0x00020001); 2.0 becomes 2.1 at the first write. */
+  get diskVersion(): number {
+    return 0x00020000 | this.diskMinor;
   }
 
   unmount(): void {
@@ -549,7 +564,7 @@ export class LittleFs implements OpenFileHost {
   /** Appends a commit to the pair's current block; false when it does not fit (compact instead). */
   private tryAppend(dir: MetadataDir, attrs: CommitAttr[]): boolean {
     const bs = this.config.blockSize;
-    const builder = new CommitBuilder(bs, dir.off, dir.etag, this.config.progSize);
+    const builder = new CommitBuilder(bs, dir.off, dir.etag, this.config.progSize, this.writeFcrc);
     const state = { entries: dir.entries, tail: dir.tail, split: dir.split, gdelta: dir.gdelta };
     try {
       for (const a of attrs) builder.attr(a.tag, a.data);
@@ -593,7 +608,7 @@ export class LittleFs implements OpenFileHost {
       }
     }
     const bs = this.config.blockSize;
-    const builder = new CommitBuilder(bs, 0, 0xffffffff, this.config.progSize);
+    const builder = new CommitBuilder(bs, 0, 0xffffffff, this.config.progSize, this.writeFcrc);
     const entries = merged.entries.slice(begin, end);
     let gdelta: GState;
     try {
@@ -879,14 +894,16 @@ export class LittleFs implements OpenFileHost {
     while (pred.split) pred = this.fetch(pred.tail);
     this.commit(dir, [{ tag: mkTag(TYPE.SOFTTAIL, NO_ID, 8), data: le32s(pred.tail[0], pred.tail[1]) }]);
     let cwd = found.dir;
+    let id = found.id;
     if (cwd.split) {
+      // Not the last pair of its directory: link the new pair after the last one (a desync until done).
       this.prepOrphans(+1);
-      const cwdPair = [...cwd.pair];
       this.commit(pred, [{ tag: mkTag(TYPE.SOFTTAIL, NO_ID, 8), data: le32s(dir.pair[0], dir.pair[1]) }]);
-      if (pairOverlaps(pred.pair, cwdPair) || !pairSame(this.fetch(cwdPair).pair, cwd.pair)) cwd = this.fetch(pairOverlaps(pred.pair, cwdPair) ? pred.pair : cwdPair);
       this.prepOrphans(-1);
+      const again = this.find(path);
+      cwd = again.dir;
+      id = again.id;
     }
-    const id = found.id;
     const attrs: CommitAttr[] = [
       { tag: mkTag(TYPE.CREATE, id, 0), data: new Uint8Array(0) },
       { tag: mkTag(TYPE.DIR, id, found.name.length), data: found.name },
@@ -1005,24 +1022,15 @@ export class LittleFs implements OpenFileHost {
     this.allocAck();
     const struct = this.writeContent(data, undefined, 0);
     const attrs: CommitAttr[] = [];
-    let id = found.id;
+    // Writing data blocks changed no metadata, so `found` still holds.
+    const id = found.id;
     if (!found.entry) {
       attrs.push({ tag: mkTag(TYPE.CREATE, id, 0), data: new Uint8Array(0) });
       attrs.push({ tag: mkTag(TYPE.REG, id, found.name.length), data: found.name });
     }
-    // found.dir may be stale if the allocator's scan relocated nothing; it only reads, so refetch by pair
-    const dir = this.fetchCurrent(found.dir);
-    if (!pairSame(dir.pair, found.dir.pair) || dir.entries.length !== found.dir.entries.length) id = this.find(path).id;
     attrs.push({ tag: mkTag(struct.type, id, struct.data.length), data: struct.data });
     attrs.push({ tag: mkTag(TYPE.USERATTR + MTIME_ATTR, id, 8), data: encodeMtime(options.mtimeNs ?? nowNs()) });
-    try {
-      this.commit(dir, attrs);
-    } catch (err) {
-      if (err instanceof LittleFsError && err.errno === ERRNO.ENOSPC && !found.entry) {
-        throw fsError(ERRNO.ENOSPC, `no space for ${path}: ${err.message}`);
-      }
-      throw err;
-    }
+    this.commit(found.dir, attrs);
     this.allocAck();
   }
 
