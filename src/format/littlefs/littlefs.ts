@@ -26,7 +26,9 @@ export interface LittleFsStat {
   mtimeNs?: bigint;
 }
 
+/** On-disk version 2.1 (lfs.h LFS_DISK_VERSION of littlefs v2.6 and later). */
 const DISK_VERSION = 0x00020001;
+const DISK_VERSION_2_0 = 0x00020000;
 const MAGIC = new TextEncoder().encode('littlefs');
 const utf8 = new TextEncoder();
 const utf8Decode = new TextDecoder();
@@ -77,6 +79,7 @@ export class LittleFs implements OpenFileHost {
   private diskMinor = 1;
   private readonly lookahead: { off: number; size: number; i: number; ack: number; used: Uint8Array };
   private readonly openFiles = new Set<LittleFsFile>();
+  private writeFcrc = true;
   private mounted = true;
 
   private constructor(device: LittleFsBlockDevice, config: LittleFsConfig) {
@@ -93,10 +96,36 @@ export class LittleFs implements OpenFileHost {
     return this.config.progSize;
   }
 
+  /** Whole blocks as last read; never mutated, and dropped when we program or erase the block. */
+  private readonly blockCache = new Map<number, Uint8Array>();
+
   readBlock(block: number): Uint8Array {
-    const out = new Uint8Array(this.config.blockSize);
-    this.device.read(block, 0, out);
-    return out;
+    let bytes = this.blockCache.get(block);
+    if (!bytes) {
+      bytes = new Uint8Array(this.config.blockSize);
+      this.device.read(block, 0, bytes);
+      if (this.blockCache.size >= 64) this.blockCache.delete(this.blockCache.keys().next().value!);
+      this.blockCache.set(block, bytes);
+    }
+    return bytes;
+  }
+
+  /** Parsed pairs by their two blocks; dropped with the blocks. Callers get clones (they mutate them). */
+  private readonly dirCache = new Map<string, MetadataDir>();
+
+  private forget(block: number): void {
+    this.blockCache.delete(block);
+    for (const key of this.dirCache.keys()) if (key.split(',').includes(String(block))) this.dirCache.delete(key);
+  }
+
+  private prog(block: number, off: number, data: Uint8Array): void {
+    this.forget(block);
+    this.device.prog(block, off, data);
+  }
+
+  private erase(block: number): void {
+    this.forget(block);
+    this.device.erase(block);
   }
 
   readBytes(block: number, off: number, length: number): Uint8Array {
@@ -109,22 +138,37 @@ export class LittleFs implements OpenFileHost {
   }
 
   private fetch(pair: readonly number[]): MetadataDir {
+    const key = `${pair[0]},${pair[1]}`;
+    const cached = this.dirCache.get(key);
+    if (cached) return cloneDir(cached);
     const dir = fetchDir(this, pair);
+    if (dir) {
+      if (this.dirCache.size >= 64) this.dirCache.delete(this.dirCache.keys().next().value!);
+      this.dirCache.set(key, cloneDir(dir));
+      return dir;
+    }
     if (!dir) throw fsError(ERRNO.ECORRUPT, `corrupt littlefs: metadata pair {0x${pair[0]!.toString(16)}, 0x${pair[1]!.toString(16)}} holds no valid commit`);
     return dir;
   }
 
   // ---------------------------------------------------------------- format / mount
 
-  static format(device: LittleFsBlockDevice, config?: Partial<LittleFsConfig>): void {
+  /**
+   * Formats the device as littlefs (erasing blocks 0 and 1 only). `diskVersion` 0x00020000 writes
+   * the older on-disk version 2.0 (no FCRCs), as littlefs built with LFS_MULTIVERSION can.
+   */
+  static format(device: LittleFsBlockDevice, config?: Partial<LittleFsConfig>, options: { diskVersion?: number } = {}): void {
     const fs = new LittleFs(device, resolveConfig(config));
+    const version = options.diskVersion ?? DISK_VERSION;
+    if (version !== DISK_VERSION && version !== DISK_VERSION_2_0) throw new RangeError(`littlefs can be formatted as version 2.0 or 2.1, not 0x${version.toString(16)}`);
+    fs.writeFcrc = version === DISK_VERSION;
     if (fs.blockCount < 2) throw fsError(ERRNO.EINVAL, `a littlefs needs at least 2 blocks, this device has ${fs.blockCount}`);
     fs.lookahead.off = 0;
     fs.lookahead.size = Math.min(8 * fs.config.lookaheadSize, fs.blockCount);
     fs.lookahead.i = 0;
     fs.allocAck();
     const root = fs.allocDir();
-    const superblock = le32s(DISK_VERSION, fs.config.blockSize, fs.blockCount, fs.nameMax, FILE_MAX, ATTR_MAX);
+    const superblock = le32s(version, fs.config.blockSize, fs.blockCount, fs.nameMax, FILE_MAX, ATTR_MAX);
     fs.commit(root, [
       { tag: mkTag(TYPE.CREATE, 0, 0), data: new Uint8Array(0) },
       { tag: mkTag(TYPE.SUPERBLOCK, 0, 8), data: MAGIC },
@@ -211,6 +255,11 @@ export class LittleFs implements OpenFileHost {
     if (nameMax) this.nameMax = Math.min(nameMax, 1022);
     if (fileMax) this.fileMax = fileMax;
     if (attrMax) this.attrMax = attrMax;
+  }
+
+  /** The on-disk version found at mount (0x00020000 or 0x00020001); 2.0 becomes 2.1 at the first write. */
+  get diskVersion(): number {
+    return 0x00020000 | this.diskMinor;
   }
 
   unmount(): void {
@@ -506,7 +555,7 @@ export class LittleFs implements OpenFileHost {
     let off = builder.begin;
     while (off < end) {
       const chunkEnd = Math.min(end, (Math.floor(off / cache) + 1) * cache);
-      this.device.prog(block, off, builder.bytes.subarray(off, chunkEnd));
+      this.prog(block, off, builder.bytes.subarray(off, chunkEnd));
       off = chunkEnd;
     }
     this.device.sync();
@@ -515,7 +564,7 @@ export class LittleFs implements OpenFileHost {
   /** Appends a commit to the pair's current block; false when it does not fit (compact instead). */
   private tryAppend(dir: MetadataDir, attrs: CommitAttr[]): boolean {
     const bs = this.config.blockSize;
-    const builder = new CommitBuilder(bs, dir.off, dir.etag, this.config.progSize);
+    const builder = new CommitBuilder(bs, dir.off, dir.etag, this.config.progSize, this.writeFcrc);
     const state = { entries: dir.entries, tail: dir.tail, split: dir.split, gdelta: dir.gdelta };
     try {
       for (const a of attrs) builder.attr(a.tag, a.data);
@@ -559,7 +608,7 @@ export class LittleFs implements OpenFileHost {
       }
     }
     const bs = this.config.blockSize;
-    const builder = new CommitBuilder(bs, 0, 0xffffffff, this.config.progSize);
+    const builder = new CommitBuilder(bs, 0, 0xffffffff, this.config.progSize, this.writeFcrc);
     const entries = merged.entries.slice(begin, end);
     let gdelta: GState;
     try {
@@ -574,7 +623,7 @@ export class LittleFs implements OpenFileHost {
       if (err instanceof CommitFull) throw fsError(ERRNO.ENOSPC, 'a metadata pair is full and cannot be split (too many or too long names in one directory)');
       throw err;
     }
-    this.device.erase(dir.pair[1]);
+    this.erase(dir.pair[1]);
     const { off, etag } = builder.finish((o, n) => this.readBytes(dir.pair[1], o, n));
     this.progCommit(dir.pair[1], builder, off);
     dir.pair = [dir.pair[1], dir.pair[0]];
@@ -845,14 +894,16 @@ export class LittleFs implements OpenFileHost {
     while (pred.split) pred = this.fetch(pred.tail);
     this.commit(dir, [{ tag: mkTag(TYPE.SOFTTAIL, NO_ID, 8), data: le32s(pred.tail[0], pred.tail[1]) }]);
     let cwd = found.dir;
+    let id = found.id;
     if (cwd.split) {
+      // Not the last pair of its directory: link the new pair after the last one (a desync until done).
       this.prepOrphans(+1);
-      const cwdPair = [...cwd.pair];
       this.commit(pred, [{ tag: mkTag(TYPE.SOFTTAIL, NO_ID, 8), data: le32s(dir.pair[0], dir.pair[1]) }]);
-      if (pairOverlaps(pred.pair, cwdPair) || !pairSame(this.fetch(cwdPair).pair, cwd.pair)) cwd = this.fetch(pairOverlaps(pred.pair, cwdPair) ? pred.pair : cwdPair);
       this.prepOrphans(-1);
+      const again = this.find(path);
+      cwd = again.dir;
+      id = again.id;
     }
-    const id = found.id;
     const attrs: CommitAttr[] = [
       { tag: mkTag(TYPE.CREATE, id, 0), data: new Uint8Array(0) },
       { tag: mkTag(TYPE.DIR, id, found.name.length), data: found.name },
@@ -971,24 +1022,15 @@ export class LittleFs implements OpenFileHost {
     this.allocAck();
     const struct = this.writeContent(data, undefined, 0);
     const attrs: CommitAttr[] = [];
-    let id = found.id;
+    // Writing data blocks changed no metadata, so `found` still holds.
+    const id = found.id;
     if (!found.entry) {
       attrs.push({ tag: mkTag(TYPE.CREATE, id, 0), data: new Uint8Array(0) });
       attrs.push({ tag: mkTag(TYPE.REG, id, found.name.length), data: found.name });
     }
-    // found.dir may be stale if the allocator's scan relocated nothing; it only reads, so refetch by pair
-    const dir = this.fetchCurrent(found.dir);
-    if (!pairSame(dir.pair, found.dir.pair) || dir.entries.length !== found.dir.entries.length) id = this.find(path).id;
     attrs.push({ tag: mkTag(struct.type, id, struct.data.length), data: struct.data });
     attrs.push({ tag: mkTag(TYPE.USERATTR + MTIME_ATTR, id, 8), data: encodeMtime(options.mtimeNs ?? nowNs()) });
-    try {
-      this.commit(dir, attrs);
-    } catch (err) {
-      if (err instanceof LittleFsError && err.errno === ERRNO.ENOSPC && !found.entry) {
-        throw fsError(ERRNO.ENOSPC, `no space for ${path}: ${err.message}`);
-      }
-      throw err;
-    }
+    this.commit(found.dir, attrs);
     this.allocAck();
   }
 
@@ -1006,17 +1048,27 @@ export class LittleFs implements OpenFileHost {
 
   /** Allocates, erases and programs block `index` of a CTZ list whose earlier blocks are `blocks`. */
   writeCtzBlock(data: Uint8Array, blocks: number[], index: number): number {
-    const bs = this.config.blockSize;
+    const block = this.allocErasedBlock();
+    this.progCtzBlock(block, data, blocks, index);
+    return block;
+  }
+
+  allocErasedBlock(): number {
     const block = this.allocBlock();
+    this.erase(block);
+    return block;
+  }
+
+  /** Programs block `index` of a CTZ list (its pointers to earlier `blocks`, then its data) into an erased block. */
+  progCtzBlock(block: number, data: Uint8Array, blocks: number[], index: number): void {
+    const bs = this.config.blockSize;
     const start = this.ctzBlockStart(index);
     const pointers = ctzPointerBytes(index);
     const n = Math.min(bs - pointers, data.length - start);
     const buf = new Uint8Array(Math.min(bs, Math.ceil((pointers + n) / this.config.progSize) * this.config.progSize)).fill(0xff);
     for (let k = 0; k < pointers / 4; k++) writeLe32(buf, 4 * k, blocks[index - (1 << k)]!);
     buf.set(data.subarray(start, start + n), pointers);
-    this.device.erase(block);
-    this.device.prog(block, 0, buf);
-    return block;
+    this.prog(block, 0, buf);
   }
 
   /** File position of the first data byte of CTZ block `index`. */

@@ -3,7 +3,7 @@
  * pair, and encoding commits (tags XOR-chained, CRC per commit, FCRC of the next erased bytes).
  */
 import {
-  DELETED_SIZE, NO_ID, NULL_BLOCK, TYPE, lfsCrc, mkTag, pairOverlaps, readBe32, readLe32, revisionCompare,
+  NO_ID, NULL_BLOCK, TYPE, lfsCrc, mkTag, pairOverlaps, readBe32, readLe32, revisionCompare,
   tagChunk, tagDiskSize, tagId, tagIsDelete, tagSize, tagType1, tagType3, tagValid, writeBe32, writeLe32,
   type BlockPair,
 } from './tag.js';
@@ -140,9 +140,9 @@ export function applyTag(state: DirState, tag: number, data: Uint8Array): void {
 /** The newest valid commit chain of one block, or undefined when it holds none. */
 function parseBlock(block: Uint8Array, rev: number, progSize: number): Omit<MetadataDir, 'pair' | 'rev'> | undefined {
   const blockSize = block.length;
-  const state: DirState = { entries: [], tail: [NULL_BLOCK, NULL_BLOCK], split: false, gdelta: zeroGState() };
-  let pending: Array<{ tag: number; data: Uint8Array }> = [];
-  let found: Omit<MetadataDir, 'pair' | 'rev' | 'erased'> | undefined;
+  const tags: Array<{ tag: number; data: Uint8Array }> = [];
+  let committedTags = 0;
+  let found: { off: number; etag: number } | undefined;
   let off = 0;
   let ptag = 0xffffffff;
   let crc = lfsCrc(0xffffffff, block.subarray(0, 4));
@@ -164,16 +164,8 @@ function parseBlock(block: Uint8Array, rev: number, progSize: number): Omit<Meta
     if ((tagType3(tag) & 0x780) === TYPE.CCRC) {
       if (off + 8 > blockSize || readLe32(block, off + 4) !== crc) break;
       ptag = (ptag ^ ((tagChunk(tag) & 1) << 31)) >>> 0;
-      for (const p of pending) applyTag(state, p.tag, p.data);
-      pending = [];
-      found = {
-        off: off + tagDiskSize(tag),
-        etag: ptag,
-        entries: state.entries.map(cloneEntry),
-        tail: [...state.tail],
-        split: state.split,
-        gdelta: { ...state.gdelta },
-      };
+      committedTags = tags.length;
+      found = { off: off + tagDiskSize(tag), etag: ptag };
       crc = 0xffffffff;
       continue;
     }
@@ -183,16 +175,18 @@ function parseBlock(block: Uint8Array, rev: number, progSize: number): Omit<Meta
     if (tagType3(tag) === TYPE.FCRC && data.length >= 8) {
       fcrc = { size: readLe32(data, 0), crc: readLe32(data, 4) };
     } else {
-      pending.push({ tag, data });
+      tags.push({ tag, data });
     }
   }
 
   if (!found) return undefined;
+  const state: DirState = { entries: [], tail: [NULL_BLOCK, NULL_BLOCK], split: false, gdelta: zeroGState() };
+  for (let i = 0; i < committedTags; i++) applyTag(state, tags[i]!.tag, tags[i]!.data);
   let erased = false;
   if (maybeErased && found.off % progSize === 0 && fcrc && found.off + fcrc.size <= blockSize) {
     erased = lfsCrc(0xffffffff, block.subarray(found.off, found.off + fcrc.size)) === fcrc.crc;
   }
-  return { ...found, erased };
+  return { ...found, ...state, erased };
 }
 
 export interface BlockReader {
@@ -244,6 +238,8 @@ export class CommitBuilder {
     begin: number,
     ptag: number,
     private readonly progSize: number,
+    /** littlefs 2.0 commits carry no FCRC (lfs2.1 added it). */
+    private readonly withFcrc = true,
     private readonly end = blockSize - 8,
   ) {
     this.bytes = new Uint8Array(blockSize).fill(0xff);
@@ -275,6 +271,14 @@ export class CommitBuilder {
     this.ptag = (tag & 0x7fffffff) >>> 0;
   }
 
+  /** The FCRC: a checksum of the next prog unit as it is now (erased), so a later fetch knows it still is. */
+  private fcrc(next: Uint8Array): void {
+    const fcrc = new Uint8Array(8);
+    writeLe32(fcrc, 0, this.progSize);
+    writeLe32(fcrc, 4, lfsCrc(0xffffffff, next));
+    this.attr(mkTag(TYPE.FCRC, NO_ID, 8), fcrc);
+  }
+
   /**
    * Ends the commit. `readErased(off, len)` returns what the block holds after this commit (for
    * the FCRC). Returns the new end offset and the etag the next commit chains from.
@@ -290,10 +294,7 @@ export class CommitBuilder {
       if (noff >= end && noff <= blockSize - this.progSize) {
         const next = readErased(noff, this.progSize);
         eperturb = next[0]!;
-        const fcrc = new Uint8Array(8);
-        writeLe32(fcrc, 0, this.progSize);
-        writeLe32(fcrc, 4, lfsCrc(0xffffffff, next));
-        this.attr(mkTag(TYPE.FCRC, NO_ID, 8), fcrc);
+        if (this.withFcrc) this.fcrc(next);
       }
       const ntag = mkTag(TYPE.CCRC + ((~eperturb & 0xff) >>> 7), NO_ID, noff - (this.off + 4));
       const raw = new Uint8Array(4);
@@ -309,4 +310,3 @@ export class CommitBuilder {
   }
 }
 
-export { DELETED_SIZE };

@@ -2,6 +2,7 @@
 import { memoryBlockDevice } from './block-device.js';
 import { resolveConfig, type LittleFsConfig } from './config.js';
 import { LittleFs } from './littlefs.js';
+import { ERRNO, LittleFsError } from './errors.js';
 
 /** Every entry under `/`, parents before children, paths absolute ('/lib/a.py'). */
 export interface LittleFsTreeEntry {
@@ -11,10 +12,10 @@ export interface LittleFsTreeEntry {
   mtimeNs?: bigint;
 }
 
-/** Reads every directory and file of a littlefs image (the image is not modified). */
+/** Reads every directory and file of a littlefs image (mounting and reading never write to it). */
 export function readLittleFsTree(image: Uint8Array, config?: Partial<LittleFsConfig>): LittleFsTreeEntry[] {
   const resolved = resolveConfig(config);
-  const fs = LittleFs.mount(memoryBlockDevice(image.slice(), resolved.blockSize), resolved);
+  const fs = LittleFs.mount(memoryBlockDevice(image, resolved.blockSize), resolved);
   return listTree(fs);
 }
 
@@ -62,7 +63,8 @@ function exists(fs: LittleFs, path: string): boolean {
   try {
     fs.stat(path);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (err instanceof LittleFsError && err.errno === ERRNO.ENOENT) return false;
+    throw err;
   }
 }
