@@ -109,6 +109,9 @@ describe('image make-ota on the real v1.23.0 firmware', () => {
     assert.ok(image.subarray(0x390000).every((byte) => byte === 0xff), 'vfs erased, so MicroPython formats it at first boot');
     assert.deepEqual(image.subarray(0x1000, 0x7000), firmware.subarray(0, 0x6000), 'the bootloader, header size unchanged at 4 MiB');
 
+    const csv = runCli(['partitions', out, '--csv']);
+    assert.equal(csv.stdout, readFileSync(new URL('make-ota-4mib-app-1c0000.gen.csv', fixtures), 'utf8'), "gen_esp32part.py's CSV of its own binary");
+
     const info = runCli(['image', 'info', out]);
     assert.equal(info.code, 0, info.stderr);
     assert.match(info.stdout, /OTA:\s+ready: otadata at 0xd000 and 2 OTA app slots \(ota_0 0x1c0000, ota_1 0x1c0000\)/);
@@ -243,6 +246,7 @@ describe('image resize and edit', () => {
     assert.ok(findPartition(table, 'phy'));
 
     const bad = path('edit-bad.bin');
+    assertRefused(['image', 'make-ota', ota, '-o', bad], ota, bad, /already OTA-capable.*image resize/);
     assertRefused(['image', 'edit', ota, '-o', bad, '--add', 'x, app, ota_2, 0x3a8000, 64K'], ota, bad, /offset 0x3a8000 is not aligned to 0x10000/);
     assertRefused(['image', 'edit', ota, '-o', bad, '--add', 'x, data, nvs, 0x380000, 64K'], ota, bad, /overlaps/);
     assertRefused(['image', 'edit', ota, '-o', bad, '--delete', 'ota_0'], ota, bad, /no place for the app in 'ota_0', the one the board boots/);
