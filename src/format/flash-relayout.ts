@@ -25,7 +25,7 @@ import {
   type PartitionTable,
 } from './partition-table.js';
 import { withThousands } from './units.js';
-import { carryFilesystem, type CarriedFiles } from './filesystem-carry.js';
+import { carryFilesystem } from './filesystem-carry.js';
 
 export type FlashFile = Extract<FirmwareFile, { kind: 'combined-image' | 'flash-dump' }>;
 
@@ -49,7 +49,6 @@ export interface PartitionOutcome {
   readonly from?: string;
   /** Set when something the user had is not carried over. */
   readonly lost?: boolean;
-  readonly files?: CarriedFiles;
 }
 
 export interface RelayoutResult {
@@ -102,8 +101,7 @@ export function relayoutFlash(source: Uint8Array, file: FlashFile, plan: Relayou
       if (old?.encrypted && !sameSpan(old, p)) {
         throw new FormatError(`'${old.label}' is encrypted: flash encryption ties its bytes to their address, so it cannot move or change size`);
       }
-      const outcome = p.type === PartitionType.APP ? placeApp(p, old) : placeData(p, old);
-      return outcome;
+      return p.type === PartitionType.APP ? placeApp(p, old) : placeData(p, old);
     });
   const booted = bootedPartition(source, file);
   if (booted && !outcomes.some((outcome) => outcome.content === 'app' && outcome.from === booted.label)) {
@@ -156,7 +154,7 @@ export function relayoutFlash(source: Uint8Array, file: FlashFile, plan: Relayou
     if (isFilesystem(p)) {
       const carried = carryFilesystem(oldBytes, p.size, `'${old!.label}'${wasAt}`);
       put(p, carried.image);
-      return { partition: p, content: 'files', detail: carried.summary, files: carried };
+      return { partition: p, content: 'files', detail: carried.summary };
     }
     const what = p.type === PartitionType.DATA && p.subtype === DataSubtype.NVS ? 'its NVS keys and values are' : 'its contents are';
     return { partition: p, content: 'blank', detail: `moved or resized${wasAt}: ${what} not carried over; it starts empty`, lost: true };
@@ -184,8 +182,7 @@ export function flashSizeOfFile(source: Uint8Array, file: FlashFile): number {
 /** The flash below the table (the bootloader and what precedes it), with the new flash size in the bootloader header. */
 function placeBootloader(image: Uint8Array, source: Uint8Array, file: FlashFile, flashSize: number, options: { readonly sha256?: Sha256 }): void {
   const bootloaderFileOffset = file.chip.bootloaderOffset - file.flashBase;
-  const region = source.subarray(Math.max(0, -file.flashBase), file.tableFileOffset);
-  image.set(region, Math.max(0, file.flashBase));
+  image.set(source.subarray(0, file.tableFileOffset), file.flashBase);
   const bootloader = source.subarray(bootloaderFileOffset, file.tableFileOffset);
   try {
     image.set(withHeaderFlashSize(bootloader, flashSize, options), file.chip.bootloaderOffset);
