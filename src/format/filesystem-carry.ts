@@ -32,14 +32,20 @@ function tryBuild(size: number, entries: LittleFsTreeEntry[]): Uint8Array | unde
   }
 }
 
-/** The fewest bytes (whole blocks) a fresh filesystem needs for `entries`, searched between `tooSmall` and a size that fits. */
-function smallestFittingSize(entries: LittleFsTreeEntry[], tooSmall: number): number {
-  let low = Math.floor(tooSmall / BLOCK_SIZE);
-  let high = Math.max(low * 2, 8);
-  while (!tryBuild(high * BLOCK_SIZE, entries)) {
-    low = high;
-    high *= 2;
+/**
+ * The fewest bytes (whole blocks) a fresh filesystem needs for `entries`.
+ * Neither `tooSmall` nor a filesystem with no more blocks than the file data
+ * fills can hold them; from there the search steps up by growing strides,
+ * then halves the last stride.
+ */
+function smallestFittingSize(entries: LittleFsTreeEntry[], tooSmall: number, fileBytes: number): number {
+  let low = Math.max(Math.floor(tooSmall / BLOCK_SIZE), Math.floor(fileBytes / BLOCK_SIZE));
+  let stride = Math.max(4, Math.ceil(low / 16));
+  while (!tryBuild((low + stride) * BLOCK_SIZE, entries)) {
+    low += stride;
+    stride *= 2;
   }
+  let high = low + stride;
   while (high - low > 1) {
     const middle = Math.floor((low + high) / 2);
     if (tryBuild(middle * BLOCK_SIZE, entries)) high = middle;
@@ -68,7 +74,7 @@ export function carryFilesystem(old: Uint8Array, newSize: number, what: string):
   const counted = `${files.length} file${files.length === 1 ? '' : 's'} (${withThousands(fileBytes)} bytes)`;
   const image = tryBuild(newSize, entries);
   if (!image) {
-    const needed = smallestFittingSize(entries, newSize);
+    const needed = smallestFittingSize(entries, newSize, fileBytes);
     throw new FormatError(
       `the ${counted} in ${what} need a filesystem of at least ${hex(needed)} bytes (${humanSize(needed)}, ${needed / BLOCK_SIZE} blocks of 4 KiB); ` +
         `the new one has ${hex(newSize)} (${humanSize(newSize)}): ${humanSize(needed - newSize)} short. ` +
