@@ -879,11 +879,32 @@ export class LittleFs implements OpenFileHost {
 
   // ---------------------------------------------------------------- directory operations
 
+  /**
+   * Runs a write operation; when it fails part-way (no space, a device error), the in-RAM global
+   * state falls back to what is on disk, as a remount would see it, so no half-prepared move or
+   * orphan count reaches the disk with a later commit.
+   */
+  private mutation(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.gstate = { tag: this.gdisk.tag, pair: [...this.gdisk.pair] };
+      if (this.gstate.tag & 0x80000000 && (this.gstate.tag & 0x1ff) === 0) this.gstate.tag = (this.gstate.tag + 1) >>> 0;
+      this.gdelta = zeroGState();
+      this.dirCache.clear();
+      throw err;
+    }
+  }
+
   private checkName(name: Uint8Array, path: string): void {
     if (name.length > this.nameMax) throw fsError(ERRNO.ENAMETOOLONG, `name of ${name.length} bytes is longer than ${this.nameMax}: ${path}`);
   }
 
   mkdir(path: string): void {
+    this.mutation(() => this.mkdirNow(path));
+  }
+
+  private mkdirNow(path: string): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot || found.entry) throw fsError(ERRNO.EEXIST, `already exists: ${path}`);
@@ -915,6 +936,10 @@ export class LittleFs implements OpenFileHost {
   }
 
   remove(path: string): void {
+    this.mutation(() => this.removeNow(path));
+  }
+
+  private removeNow(path: string): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot) throw fsError(ERRNO.EINVAL, 'cannot remove the root directory');
@@ -941,12 +966,21 @@ export class LittleFs implements OpenFileHost {
   }
 
   rename(from: string, to: string): void {
+    this.mutation(() => this.renameNow(from, to));
+  }
+
+  private renameNow(from: string, to: string): void {
     this.forceConsistency();
     const old = this.find(from);
     if (old.isRoot) throw fsError(ERRNO.EINVAL, 'cannot rename the root directory');
     if (!old.entry) throw fsError(ERRNO.ENOENT, `no such file or directory: ${from}`);
     const target = this.find(to);
     if (target.isRoot) throw fsError(ERRNO.EINVAL, 'cannot replace the root directory');
+    const fromParts = splitPath(from);
+    const toParts = splitPath(to);
+    if (old.entry.nameType === TYPE.DIR && toParts.length > fromParts.length && fromParts.every((p, i) => p === toParts[i])) {
+      throw fsError(ERRNO.EINVAL, `cannot move directory ${from} into itself (${to})`);
+    }
     const samePair = pairOverlaps(old.dir.pair, target.dir.pair);
     let newOldId = old.id;
     let replacedDir: MetadataDir | undefined;
@@ -989,6 +1023,10 @@ export class LittleFs implements OpenFileHost {
   }
 
   setattr(path: string, type: number, value: Uint8Array): void {
+    this.mutation(() => this.setattrNow(path, type, value));
+  }
+
+  private setattrNow(path: string, type: number, value: Uint8Array): void {
     this.forceConsistency();
     if (value.length > this.attrMax) throw fsError(ERRNO.ENOSPC, `attribute of ${value.length} bytes is larger than ${this.attrMax}`);
     const found = this.requireEntry(path);
@@ -999,6 +1037,10 @@ export class LittleFs implements OpenFileHost {
   }
 
   removeattr(path: string, type: number): void {
+    this.mutation(() => this.removeattrNow(path, type));
+  }
+
+  private removeattrNow(path: string, type: number): void {
     this.forceConsistency();
     const found = this.requireEntry(path);
     const dir = found.isRoot ? this.fetch(this.root) : found.dir;
@@ -1014,6 +1056,10 @@ export class LittleFs implements OpenFileHost {
 
   /** Writes (or replaces) a whole file in one metadata commit: old or new content after a power cut. */
   writeFile(path: string, data: Uint8Array, options: { mtimeNs?: bigint } = {}): void {
+    this.mutation(() => this.writeFileNow(path, data, options));
+  }
+
+  private writeFileNow(path: string, data: Uint8Array, options: { mtimeNs?: bigint }): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot || found.entry?.nameType === TYPE.DIR) throw fsError(ERRNO.EISDIR, `is a directory: ${path}`);
@@ -1111,6 +1157,10 @@ export class LittleFs implements OpenFileHost {
 
   /** Commits a file's new struct (and mtime) to its entry, found again by path. */
   commitFile(path: string, struct: { type: number; data: Uint8Array }, mtime: Uint8Array | undefined): void {
+    this.mutation(() => this.commitFileNow(path, struct, mtime));
+  }
+
+  private commitFileNow(path: string, struct: { type: number; data: Uint8Array }, mtime: Uint8Array | undefined): void {
     this.forceConsistency();
     const found = this.find(path);
     if (!found.entry || found.entry.nameType !== TYPE.REG) throw fsError(ERRNO.ENOENT, `file was removed while open: ${path}`);
