@@ -33,7 +33,6 @@ const MAGIC = new TextEncoder().encode('littlefs');
 const utf8 = new TextEncoder();
 const utf8Decode = new TextDecoder();
 
-
 /** Where a path leads: the pair holding its entry (or where it would be inserted) and the id. */
 interface Found {
   dir: MetadataDir;
@@ -202,7 +201,7 @@ export class LittleFs implements OpenFileHost {
           ? `corrupt littlefs: metadata pair {${tail[0]}, ${tail[1]}} holds no valid commit`
           : 'no littlefs found: blocks 0 and 1 hold no valid metadata (format it first, e.g. esp32-ota fs mkfs)');
       }
-      for (const c of dir.pair) this.seed = this.crcSeed(this.seed, dir.rev ^ c);
+      for (const c of dir.pair) this.seed = this.mixSeed(this.seed, dir.rev ^ c);
       const sb = dir.entries[0];
       if (sb && sb.nameType === TYPE.SUPERBLOCK && sb.name.length === 8 && sb.name.every((b, i) => b === MAGIC[i])) {
         this.readSuperblock(sb);
@@ -215,14 +214,14 @@ export class LittleFs implements OpenFileHost {
     if (!foundSuperblock) throw fsError(ERRNO.EINVAL, 'no littlefs found: no superblock entry "littlefs" in the metadata chain');
     // An orphan flag on disk means "at least one orphan": count it as one (lfs_rawmount).
     if (gstate.tag & 0x80000000) gstate.tag = (gstate.tag + 1) >>> 0;
-    if (this.diskMinor < 1) this.gstate_prepsuperblock(gstate, true);
+    if (this.diskMinor < 1) this.setNeedsSuperblock(gstate, true);
     this.gstate = gstate;
     this.gdisk = { ...gstate, pair: [...gstate.pair] };
     this.lookahead.off = this.seed % this.blockCount;
     this.allocDrop();
   }
 
-  private crcSeed(seed: number, value: number): number {
+  private mixSeed(seed: number, value: number): number {
     return (Math.imul(seed ^ value, 0x9e3779b1) >>> 0);
   }
 
@@ -389,8 +388,8 @@ export class LittleFs implements OpenFileHost {
     blocks.forEach((block, index) => {
       const start = ctzPointerBytes(index);
       const n = Math.min(bs - start, size - pos);
-      const chunk = out.subarray(pos, pos + n);
-      this.device.read(block, start, chunk);
+      if (block >= this.blockCount) throw fsError(ERRNO.ECORRUPT, `corrupt littlefs: a file points at block ${block} of ${this.blockCount}`);
+      this.device.read(block, start, out.subarray(pos, pos + n));
       pos += n;
     });
     return out;
@@ -496,7 +495,7 @@ export class LittleFs implements OpenFileHost {
 
   // ---------------------------------------------------------------- global state
 
-  private gstate_prepsuperblock(g: GState, needs: boolean): void {
+  private setNeedsSuperblock(g: GState, needs: boolean): void {
     g.tag = ((g.tag & ~mkTag(0, 0, 0x200)) | (needs ? 0x200 : 0)) >>> 0;
   }
 
@@ -817,7 +816,7 @@ export class LittleFs implements OpenFileHost {
       const root = this.fetch(this.root);
       const superblock = le32s(DISK_VERSION, this.config.blockSize, this.blockCount, this.nameMax, this.fileMax, this.attrMax);
       this.commit(root, [{ tag: mkTag(TYPE.INLINESTRUCT, 0, 24), data: superblock }]);
-      this.gstate_prepsuperblock(this.gstate, false);
+      this.setNeedsSuperblock(this.gstate, false);
       this.diskMinor = 1;
     }
     if (tagType1(this.gdisk.tag) !== 0) {
@@ -1008,18 +1007,10 @@ export class LittleFs implements OpenFileHost {
     this.commit(target.dir, attrs);
     if (!samePair && tagType1(this.gstate.tag) !== 0) {
       this.prepMove(NO_ID);
-      const oldDir = this.fetchCurrent(old.dir);
-      this.commit(oldDir, [{ tag: mkTag(TYPE.DELETE, old.id, 0), data: new Uint8Array(0) }]);
+      this.commit(this.fetch(old.dir.pair), [{ tag: mkTag(TYPE.DELETE, old.id, 0), data: new Uint8Array(0) }]);
     }
     if (replacedDir) this.dropDir(replacedDir);
     this.allocAck();
-  }
-
-  /** A pair refetched after other commits may have relocated it (found again through its entries' parent). */
-  private fetchCurrent(dir: MetadataDir): MetadataDir {
-    const fresh = fetchDir(this, dir.pair);
-    if (fresh) return fresh;
-    throw fsError(ERRNO.ECORRUPT, 'corrupt littlefs: a metadata pair vanished during an update');
   }
 
   setattr(path: string, type: number, value: Uint8Array): void {
@@ -1174,10 +1165,5 @@ export class LittleFs implements OpenFileHost {
     this.forceConsistency();
     this.allocAck();
   }
-
-  isFileOpen(file: LittleFsFile): boolean {
-    return this.openFiles.has(file);
-  }
 }
 
-export { LittleFsError };
