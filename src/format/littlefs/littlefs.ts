@@ -251,7 +251,10 @@ export class LittleFs implements OpenFileHost {
     const nameMax = readLe32(s, 12);
     const fileMax = readLe32(s, 16);
     const attrMax = readLe32(s, 20);
-    if (nameMax) this.nameMax = Math.min(nameMax, 1022);
+    if (nameMax > this.config.nameMax) {
+      throw fsError(ERRNO.EINVAL, `littlefs allows names of ${nameMax} bytes on disk, more than the ${this.config.nameMax} configured`);
+    }
+    if (nameMax) this.nameMax = nameMax;
     if (fileMax) this.fileMax = fileMax;
     if (attrMax) this.attrMax = attrMax;
   }
