@@ -33,7 +33,6 @@ const MAGIC = new TextEncoder().encode('littlefs');
 const utf8 = new TextEncoder();
 const utf8Decode = new TextDecoder();
 
-
 /** Where a path leads: the pair holding its entry (or where it would be inserted) and the id. */
 interface Found {
   dir: MetadataDir;
@@ -202,7 +201,7 @@ export class LittleFs implements OpenFileHost {
           ? `corrupt littlefs: metadata pair {${tail[0]}, ${tail[1]}} holds no valid commit`
           : 'no littlefs found: blocks 0 and 1 hold no valid metadata (format it first, e.g. esp32-ota fs mkfs)');
       }
-      for (const c of dir.pair) this.seed = this.crcSeed(this.seed, dir.rev ^ c);
+      for (const c of dir.pair) this.seed = this.mixSeed(this.seed, dir.rev ^ c);
       const sb = dir.entries[0];
       if (sb && sb.nameType === TYPE.SUPERBLOCK && sb.name.length === 8 && sb.name.every((b, i) => b === MAGIC[i])) {
         this.readSuperblock(sb);
@@ -215,14 +214,14 @@ export class LittleFs implements OpenFileHost {
     if (!foundSuperblock) throw fsError(ERRNO.EINVAL, 'no littlefs found: no superblock entry "littlefs" in the metadata chain');
     // An orphan flag on disk means "at least one orphan": count it as one (lfs_rawmount).
     if (gstate.tag & 0x80000000) gstate.tag = (gstate.tag + 1) >>> 0;
-    if (this.diskMinor < 1) this.gstate_prepsuperblock(gstate, true);
+    if (this.diskMinor < 1) this.setNeedsSuperblock(gstate, true);
     this.gstate = gstate;
     this.gdisk = { ...gstate, pair: [...gstate.pair] };
     this.lookahead.off = this.seed % this.blockCount;
     this.allocDrop();
   }
 
-  private crcSeed(seed: number, value: number): number {
+  private mixSeed(seed: number, value: number): number {
     return (Math.imul(seed ^ value, 0x9e3779b1) >>> 0);
   }
 
@@ -252,7 +251,10 @@ export class LittleFs implements OpenFileHost {
     const nameMax = readLe32(s, 12);
     const fileMax = readLe32(s, 16);
     const attrMax = readLe32(s, 20);
-    if (nameMax) this.nameMax = Math.min(nameMax, 1022);
+    if (nameMax > this.config.nameMax) {
+      throw fsError(ERRNO.EINVAL, `littlefs allows names of ${nameMax} bytes on disk, more than the ${this.config.nameMax} configured`);
+    }
+    if (nameMax) this.nameMax = nameMax;
     if (fileMax) this.fileMax = fileMax;
     if (attrMax) this.attrMax = attrMax;
   }
@@ -389,8 +391,8 @@ export class LittleFs implements OpenFileHost {
     blocks.forEach((block, index) => {
       const start = ctzPointerBytes(index);
       const n = Math.min(bs - start, size - pos);
-      const chunk = out.subarray(pos, pos + n);
-      this.device.read(block, start, chunk);
+      if (block >= this.blockCount) throw fsError(ERRNO.ECORRUPT, `corrupt littlefs: a file points at block ${block} of ${this.blockCount}`);
+      this.device.read(block, start, out.subarray(pos, pos + n));
       pos += n;
     });
     return out;
@@ -496,7 +498,7 @@ export class LittleFs implements OpenFileHost {
 
   // ---------------------------------------------------------------- global state
 
-  private gstate_prepsuperblock(g: GState, needs: boolean): void {
+  private setNeedsSuperblock(g: GState, needs: boolean): void {
     g.tag = ((g.tag & ~mkTag(0, 0, 0x200)) | (needs ? 0x200 : 0)) >>> 0;
   }
 
@@ -561,18 +563,19 @@ export class LittleFs implements OpenFileHost {
     this.device.sync();
   }
 
-  /** Appends a commit to the pair's current block; false when it does not fit (compact instead). */
-  private tryAppend(dir: MetadataDir, attrs: CommitAttr[]): boolean {
-    const bs = this.config.blockSize;
-    const builder = new CommitBuilder(bs, dir.off, dir.etag, this.config.progSize, this.writeFcrc);
-    const state = { entries: dir.entries, tail: dir.tail, split: dir.split, gdelta: dir.gdelta };
+  /**
+   * Appends a commit to the pair's current block; false when it does not fit (compact instead).
+   * `merged` is the pair's state with `attrs` applied, which the pair takes on success.
+   */
+  private tryAppend(dir: MetadataDir, attrs: CommitAttr[], merged: MetadataDir): boolean {
+    const builder = new CommitBuilder(this.config.blockSize, dir.off, dir.etag, this.config.progSize, this.writeFcrc);
+    let gdelta = dir.gdelta;
     try {
       for (const a of attrs) builder.attr(a.tag, a.data);
       const delta = this.pendingGDelta(true);
       if (!gstateIsZero(delta)) {
-        const full = gstateXor(delta, dir.gdelta);
-        builder.attr(mkTag(TYPE.MOVESTATE, NO_ID, 12), encodeGState(full));
-        state.gdelta = full;
+        gdelta = gstateXor(delta, dir.gdelta);
+        builder.attr(mkTag(TYPE.MOVESTATE, NO_ID, 12), encodeGState(gdelta));
       }
       const { off, etag } = builder.finish((o, n) => this.readBytes(dir.pair[0], o, n));
       this.progCommit(dir.pair[0], builder, off);
@@ -582,12 +585,8 @@ export class LittleFs implements OpenFileHost {
       if (err instanceof CommitFull) return false;
       throw err;
     }
-    const next = { entries: dir.entries.map((e) => ({ ...e, attrs: new Map(e.attrs) })), tail: dir.tail, split: dir.split, gdelta: state.gdelta };
-    for (const a of attrs) applyTag(next, a.tag, a.data);
-    dir.entries = next.entries;
-    dir.tail = next.tail;
-    dir.split = next.split;
-    dir.gdelta = next.gdelta;
+    dir.entries = merged.entries;
+    dir.gdelta = gdelta;
     this.gdisk = { ...this.gstate, pair: [...this.gstate.pair] };
     this.gdelta = zeroGState();
     return true;
@@ -709,7 +708,7 @@ export class LittleFs implements OpenFileHost {
         return DROPPED;
       }
     }
-    if (dir.erased && this.tryAppend(dir, attrs)) return 0;
+    if (dir.erased && this.tryAppend(dir, attrs, merged)) return 0;
     return this.splittingCompact(dir, merged);
   }
 
@@ -817,7 +816,7 @@ export class LittleFs implements OpenFileHost {
       const root = this.fetch(this.root);
       const superblock = le32s(DISK_VERSION, this.config.blockSize, this.blockCount, this.nameMax, this.fileMax, this.attrMax);
       this.commit(root, [{ tag: mkTag(TYPE.INLINESTRUCT, 0, 24), data: superblock }]);
-      this.gstate_prepsuperblock(this.gstate, false);
+      this.setNeedsSuperblock(this.gstate, false);
       this.diskMinor = 1;
     }
     if (tagType1(this.gdisk.tag) !== 0) {
@@ -879,11 +878,32 @@ export class LittleFs implements OpenFileHost {
 
   // ---------------------------------------------------------------- directory operations
 
+  /**
+   * Runs a write operation; when it fails part-way (no space, a device error), the in-RAM global
+   * state falls back to what is on disk, as a remount would see it, so no half-prepared move or
+   * orphan count reaches the disk with a later commit.
+   */
+  private mutation(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.gstate = { tag: this.gdisk.tag, pair: [...this.gdisk.pair] };
+      if (this.gstate.tag & 0x80000000 && (this.gstate.tag & 0x1ff) === 0) this.gstate.tag = (this.gstate.tag + 1) >>> 0;
+      this.gdelta = zeroGState();
+      this.dirCache.clear();
+      throw err;
+    }
+  }
+
   private checkName(name: Uint8Array, path: string): void {
     if (name.length > this.nameMax) throw fsError(ERRNO.ENAMETOOLONG, `name of ${name.length} bytes is longer than ${this.nameMax}: ${path}`);
   }
 
   mkdir(path: string): void {
+    this.mutation(() => this.mkdirNow(path));
+  }
+
+  private mkdirNow(path: string): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot || found.entry) throw fsError(ERRNO.EEXIST, `already exists: ${path}`);
@@ -915,6 +935,10 @@ export class LittleFs implements OpenFileHost {
   }
 
   remove(path: string): void {
+    this.mutation(() => this.removeNow(path));
+  }
+
+  private removeNow(path: string): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot) throw fsError(ERRNO.EINVAL, 'cannot remove the root directory');
@@ -941,12 +965,21 @@ export class LittleFs implements OpenFileHost {
   }
 
   rename(from: string, to: string): void {
+    this.mutation(() => this.renameNow(from, to));
+  }
+
+  private renameNow(from: string, to: string): void {
     this.forceConsistency();
     const old = this.find(from);
     if (old.isRoot) throw fsError(ERRNO.EINVAL, 'cannot rename the root directory');
     if (!old.entry) throw fsError(ERRNO.ENOENT, `no such file or directory: ${from}`);
     const target = this.find(to);
     if (target.isRoot) throw fsError(ERRNO.EINVAL, 'cannot replace the root directory');
+    const fromParts = splitPath(from);
+    const toParts = splitPath(to);
+    if (old.entry.nameType === TYPE.DIR && toParts.length > fromParts.length && fromParts.every((p, i) => p === toParts[i])) {
+      throw fsError(ERRNO.EINVAL, `cannot move directory ${from} into itself (${to})`);
+    }
     const samePair = pairOverlaps(old.dir.pair, target.dir.pair);
     let newOldId = old.id;
     let replacedDir: MetadataDir | undefined;
@@ -974,21 +1007,17 @@ export class LittleFs implements OpenFileHost {
     this.commit(target.dir, attrs);
     if (!samePair && tagType1(this.gstate.tag) !== 0) {
       this.prepMove(NO_ID);
-      const oldDir = this.fetchCurrent(old.dir);
-      this.commit(oldDir, [{ tag: mkTag(TYPE.DELETE, old.id, 0), data: new Uint8Array(0) }]);
+      this.commit(this.fetch(old.dir.pair), [{ tag: mkTag(TYPE.DELETE, old.id, 0), data: new Uint8Array(0) }]);
     }
     if (replacedDir) this.dropDir(replacedDir);
     this.allocAck();
   }
 
-  /** A pair refetched after other commits may have relocated it (found again through its entries' parent). */
-  private fetchCurrent(dir: MetadataDir): MetadataDir {
-    const fresh = fetchDir(this, dir.pair);
-    if (fresh) return fresh;
-    throw fsError(ERRNO.ECORRUPT, 'corrupt littlefs: a metadata pair vanished during an update');
+  setattr(path: string, type: number, value: Uint8Array): void {
+    this.mutation(() => this.setattrNow(path, type, value));
   }
 
-  setattr(path: string, type: number, value: Uint8Array): void {
+  private setattrNow(path: string, type: number, value: Uint8Array): void {
     this.forceConsistency();
     if (value.length > this.attrMax) throw fsError(ERRNO.ENOSPC, `attribute of ${value.length} bytes is larger than ${this.attrMax}`);
     const found = this.requireEntry(path);
@@ -999,6 +1028,10 @@ export class LittleFs implements OpenFileHost {
   }
 
   removeattr(path: string, type: number): void {
+    this.mutation(() => this.removeattrNow(path, type));
+  }
+
+  private removeattrNow(path: string, type: number): void {
     this.forceConsistency();
     const found = this.requireEntry(path);
     const dir = found.isRoot ? this.fetch(this.root) : found.dir;
@@ -1014,6 +1047,10 @@ export class LittleFs implements OpenFileHost {
 
   /** Writes (or replaces) a whole file in one metadata commit: old or new content after a power cut. */
   writeFile(path: string, data: Uint8Array, options: { mtimeNs?: bigint } = {}): void {
+    this.mutation(() => this.writeFileNow(path, data, options));
+  }
+
+  private writeFileNow(path: string, data: Uint8Array, options: { mtimeNs?: bigint }): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot || found.entry?.nameType === TYPE.DIR) throw fsError(ERRNO.EISDIR, `is a directory: ${path}`);
@@ -1111,6 +1148,10 @@ export class LittleFs implements OpenFileHost {
 
   /** Commits a file's new struct (and mtime) to its entry, found again by path. */
   commitFile(path: string, struct: { type: number; data: Uint8Array }, mtime: Uint8Array | undefined): void {
+    this.mutation(() => this.commitFileNow(path, struct, mtime));
+  }
+
+  private commitFileNow(path: string, struct: { type: number; data: Uint8Array }, mtime: Uint8Array | undefined): void {
     this.forceConsistency();
     const found = this.find(path);
     if (!found.entry || found.entry.nameType !== TYPE.REG) throw fsError(ERRNO.ENOENT, `file was removed while open: ${path}`);
@@ -1124,10 +1165,5 @@ export class LittleFs implements OpenFileHost {
     this.forceConsistency();
     this.allocAck();
   }
-
-  isFileOpen(file: LittleFsFile): boolean {
-    return this.openFiles.has(file);
-  }
 }
 
-export { LittleFsError };

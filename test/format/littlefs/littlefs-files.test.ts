@@ -146,6 +146,17 @@ describe('littlefs files', () => {
   });
 });
 
+describe('littlefs superblock expansion', () => {
+  it('moves the root out of blocks 0 and 1 when they wear, so they stop taking erases', () => {
+    const { fs, device, erases } = fresh(64, SMALL);
+    for (let i = 0; i < 1500; i++) fs.writeFile('/root-file', bytesOf(i, 20));
+    const total = erases.reduce((a, b) => a + b, 0);
+    assert.ok(erases[0]! + erases[1]! < total / 10, `blocks 0 and 1 took ${erases[0]} + ${erases[1]} of ${total} erases`);
+    fs.unmount();
+    assert.deepEqual(LittleFs.mount(device, SMALL).readFile('/root-file'), bytesOf(1499, 20));
+  });
+});
+
 describe('littlefs on-disk version 2.0', () => {
   it('mounts a 2.0 filesystem (no FCRCs), and upgrades it to 2.1 at the first write, as littlefs does', () => {
     const image = new Uint8Array(16 * 4096).fill(0xff);
