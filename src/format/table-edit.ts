@@ -15,7 +15,6 @@ import {
   labelProblem,
   offsetAlignment,
   subtypeKeywords,
-  subtypeName,
   typeName,
   type Partition,
   type PartitionTable,
@@ -185,9 +184,4 @@ function addPartition(table: PartitionTable, row: string, flashSize: number): Pa
   }
   const shrunk = { ...filler, size: offset - filler.offset };
   return { ...table, partitions: [...table.partitions.map((p) => (p === filler ? shrunk : p)), { ...partition, offset }] };
-}
-
-/** One line describing a partition: `ota_0 (app ota_0, 0x10000, 0x1c0000)`. */
-export function describePartition(p: Partition): string {
-  return `${p.label} (${typeName(p.type)} ${subtypeName(p.type, p.subtype)}, ${hex(p.offset)}, ${hex(p.size)})`;
 }
