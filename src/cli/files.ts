@@ -1,5 +1,6 @@
 /** Reading and writing the user's files, with errors that say what to do. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, realpath, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { UserError } from './errors.js';
 
 const MAX_INPUT_BYTES = 256 * 1024 * 1024;
@@ -33,4 +34,12 @@ function asUserError(error: unknown, path: string, verb: 'read' | 'write'): unkn
   if (code === 'EISDIR') return new UserError(`${path}: is a folder, expected a file`);
   if (code === 'EACCES' || code === 'EPERM') return new UserError(`${path}: permission denied (cannot ${verb} it)`);
   return error;
+}
+
+/** Refuses to write OUT over IN: the input would be lost (also through a link or a different spelling of the path). */
+export async function refuseSameFile(input: string, output: string): Promise<void> {
+  const real = (path: string) => realpath(path).catch(() => resolve(path));
+  if ((await real(input)) === (await real(output))) {
+    throw new UserError(`${output} is the input file: writing it would destroy ${input}; give another output file`);
+  }
 }

@@ -3,7 +3,7 @@ import { hex, toHex } from '../../format/bytes.js';
 import { extractApp, identifyFirmware, FIRMWARE_KIND_NAMES } from '../../format/firmware-file.js';
 import { humanSize, withThousands } from '../../format/units.js';
 import { nativeSha256 } from '../../node/native-hash.js';
-import { readInputFile, writeOutputFile } from '../files.js';
+import { readInputFile, refuseSameFile, writeOutputFile } from '../files.js';
 import { printJson, printText } from '../output.js';
 import { appImageReport } from '../views/app-image-view.js';
 import { appLayoutOf, otadataJson, otadataText } from '../views/otadata-view.js';
@@ -32,6 +32,7 @@ export function registerImageCommands(program: Command): void {
     .requiredOption('-o, --output <file>', 'where to write the app image')
     .option('-p, --partition <label>', 'from a dump: which app partition (default: the one the bootloader boots next)')
     .action(async (file: string, options: { output: string; partition?: string }) => {
+      await refuseSameFile(file, options.output);
       const bytes = await readInputFile(file);
       const app = extractApp(bytes, identifyFirmware(bytes), options.partition);
       await writeOutputFile(options.output, app.bytes);
