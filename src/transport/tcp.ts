@@ -34,14 +34,27 @@ export function openTcpTransport(host: string, port: number, options: TcpOptions
 class TcpTransport implements Transport {
   private readonly events = new TransportEvents();
   private failure: Error | undefined;
+  /** The end of what the peer sent: a bridge that refuses us (ser2net "Port already in use") says why in its last line. */
+  private lastReceived = '';
+  private closing = false;
 
   constructor(
     private readonly socket: Socket,
     readonly description: string,
   ) {
-    socket.on('data', (chunk: Buffer) => this.events.emitData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastReceived = (this.lastReceived + chunk.toString('latin1')).slice(-160);
+      this.events.emitData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+    });
     socket.on('error', (error) => (this.failure = error));
-    socket.on('close', () => this.events.emitClose(this.failure));
+    socket.on('close', () => this.events.emitClose(this.failure ?? this.peerClosed()));
+  }
+
+  private peerClosed(): Error | undefined {
+    if (this.closing) return undefined;
+    const lastLine = this.lastReceived.trimEnd().split(/\r?\n/).pop() ?? '';
+    const said = /^[\x20-\x7e]{3,}$/.test(lastLine) && !/>>>|^>/.test(lastLine) ? ` after saying "${lastLine}"` : '';
+    return new Error(`the other end closed the connection${said}`);
   }
 
   get closed(): boolean {
@@ -68,6 +81,7 @@ class TcpTransport implements Transport {
   /** Sends what is queued, then closes; resolves once the socket is closed. */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.closing = true;
     return new Promise((resolve) => {
       this.socket.once('close', () => resolve());
       this.socket.end();
