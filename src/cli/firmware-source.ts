@@ -30,9 +30,12 @@ async function loadManifest(source: string): Promise<FirmwareSource> {
   } catch (error) {
     throw new UserError(`${source} is not valid JSON: ${(error as Error).message}`);
   }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
+    throw new UserError(`${source} must be a JSON object with keys "firmware", "sha" and "length", not ${Array.isArray(manifest) ? 'an array' : manifest === null ? 'null' : `a ${typeof manifest}`}`);
+  }
   const record = manifest as Record<string, unknown>;
-  const missing = ['firmware', 'sha', 'length'].filter((key) => !(key in (record ?? {})));
-  if (typeof manifest !== 'object' || manifest === null || missing.length > 0) {
+  const missing = ['firmware', 'sha', 'length'].filter((key) => !Object.hasOwn(record, key));
+  if (missing.length > 0) {
     throw new UserError(`${source} must be a JSON object with keys "firmware", "sha" and "length" (missing: ${missing.join(', ')})`);
   }
   if (typeof record['firmware'] !== 'string' || typeof record['sha'] !== 'string' || typeof record['length'] !== 'number') {

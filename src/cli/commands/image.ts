@@ -22,7 +22,7 @@ export function registerImageCommands(program: Command): void {
       const info = firmwareInfo(file, bytes);
       if (options.json) printJson(info.json);
       else printText(info.text);
-      if (info.json.app && !info.json.app.valid) process.exitCode = 2;
+      if ((info.json.app && !info.json.app.valid) || info.json['bootloaderProblem']) process.exitCode = 2;
     });
 
   image
@@ -63,6 +63,10 @@ export function firmwareInfo(path: string, bytes: Uint8Array) {
   }
 
   lines.push(`Chip:  ${file.chip.name} (from the bootloader header)`, `Flash: file starts at flash ${hex(file.flashBase)}`);
+  if (file.bootloaderProblem) {
+    lines.push(`Bootloader: damaged header: ${file.bootloaderProblem.message}; the chip's ROM cannot load it`);
+    json['bootloaderProblem'] = file.bootloaderProblem.message;
+  }
   json['chip'] = file.chip.name;
   json['flashBase'] = file.flashBase;
   json['partitionTable'] = { flashOffset: file.tableFileOffset + file.flashBase, ...partitionTableJson(file.table) };
