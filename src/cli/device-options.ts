@@ -5,6 +5,7 @@ import { openDevice, WEBREPL_PASSWORD_VARIABLE, type OpenedDevice } from '../nod
 import { ReplClient } from '../repl/index.js';
 import { UserError, isExpectedError } from './errors.js';
 import { integerOption } from './option-values.js';
+import { printNote } from './output.js';
 
 export interface DeviceOptions {
   device?: string;
@@ -42,7 +43,7 @@ export async function withBoard<T>(options: DeviceOptions, work: (device: Opened
   const device = await openDevice(address, {
     ...(options.password ? { password: options.password } : {}),
     ...(options.baud ? { baudRate: options.baud } : {}),
-    ...(options.verbose ? { onNote: (message: string) => process.stderr.write(`esp32-ota: ${message}\n`) } : {}),
+    ...(options.verbose ? { onNote: (message: string) => printNote(`esp32-ota: ${message}`) } : {}),
   }).catch((error: unknown) => {
     throw isExpectedError(error) ? error : new UserError(error instanceof Error ? error.message : String(error));
   });

@@ -10,7 +10,7 @@ import { readStatus } from '../../ota/engine.js';
 import { update } from '../../ota/update.js';
 import { withThousands } from '../../format/units.js';
 import { ReplClient } from '../../repl/index.js';
-import { printText } from '../output.js';
+import { printText, stdout } from '../output.js';
 import { progressReporter } from '../progress.js';
 import { statusText } from '../views/status-view.js';
 
@@ -46,7 +46,7 @@ async function runDemo(flashFile: string): Promise<void> {
     const firmware = buildGeneratedFirmware({ version, buildDate: new Date().toISOString().slice(0, 10), size: 0x120000, seed: Date.now(), content: 'app-like' });
     const flashBusyAtStart = device.board!.flash.stats().busyMs;
     heading(`Update to ${version} (a generated ${(firmware.length / 1024 / 1024).toFixed(1)} MiB app image), then reboot and confirm`);
-    const progress = progressReporter(process.stdout);
+    const progress = progressReporter(stdout());
     const result = await update(device, client, firmware, {
       name: `micropython-${version}.bin`,
       sha256: nativeSha256,

@@ -15,7 +15,7 @@ import type { WebReplServer } from '../../webrepl/node.js';
 import { UserError } from '../errors.js';
 import { readInputFile, readInputText } from '../files.js';
 import { integerOption } from '../option-values.js';
-import { printText } from '../output.js';
+import { printText, stdout } from '../output.js';
 
 interface SimOptions {
   flash?: string;
@@ -85,7 +85,7 @@ async function serveBoard(
   servers: (ListeningServer | WebReplServer)[],
   lock: FlashLock | undefined,
 ): Promise<void> {
-  board.onOutput((bytes) => process.stdout.write(bytes));
+  board.onOutput((bytes) => stdout().write(bytes));
   await board.powerOn();
   await board.idle();
 

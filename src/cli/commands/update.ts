@@ -8,7 +8,7 @@ import { addDeviceOptions, deviceAddressOf, withBoard, type DeviceOptions } from
 import { InterruptedError, UserError } from '../errors.js';
 import { choiceOption, integerOption } from '../option-values.js';
 import { loadFirmwareSource } from '../firmware-source.js';
-import { printJson, printText } from '../output.js';
+import { printJson, printNote, printText } from '../output.js';
 import { progressReporter } from '../progress.js';
 import { statusJson } from '../views/status-view.js';
 
@@ -50,7 +50,7 @@ export function registerUpdateCommand(program: Command): void {
     process.once('SIGINT', onInterrupt);
     const progress = options.json ? undefined : progressReporter();
     const say = (message: string) => {
-      if (!options.json) process.stderr.write(`${message}\n`);
+      if (!options.json) printNote(message);
     };
     try {
       const result = await withBoard(options, (device, client) =>
