@@ -47,14 +47,18 @@ class TcpTransport implements Transport {
       this.events.emitData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
     });
     socket.on('error', (error) => (this.failure = error));
-    socket.on('close', () => this.events.emitClose(this.failure ?? this.peerClosed()));
+    socket.on('close', () => {
+      this.failure ??= this.peerClosed();
+      this.events.emitClose(this.failure);
+    });
   }
 
+  /** A clean close by the other end is no error, unless its last line was a message (a refusal) worth passing on. */
   private peerClosed(): Error | undefined {
     if (this.closing) return undefined;
     const lastLine = this.lastReceived.trimEnd().split(/\r?\n/).pop() ?? '';
-    const said = /^[\x20-\x7e]{3,}$/.test(lastLine) && !/>>>|^>/.test(lastLine) ? ` after saying "${lastLine}"` : '';
-    return new Error(`the other end closed the connection${said}`);
+    if (!/^[\x20-\x7e]{3,}$/.test(lastLine) || /^>/.test(lastLine)) return undefined;
+    return new Error(`the other end closed the connection after saying "${lastLine}"`);
   }
 
   get closed(): boolean {

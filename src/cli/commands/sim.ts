@@ -65,26 +65,47 @@ async function runSimulator(options: SimOptions): Promise<void> {
   };
   const lock = options.flash ? lockFlashFile(options.flash, commandLine()) : undefined;
   const servers: (ListeningServer | WebReplServer)[] = [];
+  const signals = stopSignals();
   let board: VirtualEsp32 | undefined;
   try {
     board = virtualBoard(existing ? await loadFlashFile(options.flash!) : freshFlash(freshOptions), { rollbackEnabled: options.rollback });
-    await serveBoard(board, options, existing, password, servers, lock);
+    await serveBoard({ board, options, existing, password, servers, lock, stopped: signals.stopped });
   } finally {
+    signals.dispose();
     for (const server of servers) await server.close();
     await board?.stop();
     lock?.release();
   }
 }
 
+interface SimSession {
+  readonly board: VirtualEsp32;
+  readonly options: SimOptions;
+  readonly existing: boolean;
+  readonly password: string | undefined;
+  readonly servers: (ListeningServer | WebReplServer)[];
+  readonly lock: FlashLock | undefined;
+  /** Resolves on Ctrl-C (or SIGTERM). */
+  readonly stopped: Promise<void>;
+}
+
+/** Ctrl-C and SIGTERM from the first moment on: the board stops cleanly (and is saved) whenever they come. */
+function stopSignals(): { stopped: Promise<void>; dispose(): void } {
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    stopped,
+    dispose: () => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    },
+  };
+}
+
 /** Powers the board on, serves it until Ctrl-C, and keeps its flash file up to date. */
-async function serveBoard(
-  board: VirtualEsp32,
-  options: SimOptions,
-  existing: boolean,
-  password: string | undefined,
-  servers: (ListeningServer | WebReplServer)[],
-  lock: FlashLock | undefined,
-): Promise<void> {
+async function serveBoard({ board, options, existing, password, servers, lock, stopped }: SimSession): Promise<void> {
   board.onOutput((bytes) => stdout().write(bytes));
   await board.powerOn();
   await board.idle();
@@ -122,10 +143,7 @@ async function serveBoard(
   await save();
   let saveFailure: Error | undefined;
   const timer = setInterval(() => void save().catch((error: Error) => (saveFailure = error)), SAVE_INTERVAL_MS);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   clearInterval(timer);
   for (const server of servers.splice(0)) await server.close();
   await board.stop();
