@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { nativeSha256 } from '../../node/native-hash.js';
 import { TransferError } from '../../ota/errors.js';
-import { update, type UpdateResult } from '../../ota/update.js';
+import { checkImage, update, type UpdateOptions, type UpdateResult } from '../../ota/update.js';
 import { withThousands } from '../../format/units.js';
 import { formatDeviceAddress } from '../../transport/device-address.js';
 import { addDeviceOptions, deviceAddressOf, withBoard, type DeviceOptions } from '../device-options.js';
@@ -46,37 +46,35 @@ export function registerUpdateCommand(program: Command): void {
     if (sha !== undefined && !/^[0-9a-f]{64}$/i.test(sha)) throw new UserError(`the expected SHA-256 must be 64 hex digits, got '${sha}'`);
 
     const abort = new AbortController();
+    const progress = options.json ? undefined : progressReporter();
+    const updateOptions: UpdateOptions = {
+      name: source.name,
+      sha256: nativeSha256,
+      reboot: options.reboot,
+      ...(options.extract ? { extract: true } : {}),
+      ...(sha !== undefined ? { sha } : {}),
+      ...(length !== undefined ? { length } : {}),
+      ...(options.confirm ? { confirm: true } : {}),
+      ...(options.resume ? { resume: true } : {}),
+      ...(options.window ? { window: options.window } : {}),
+      ...(options.compress ? { compress: options.compress } : {}),
+      onStep: (message) => {
+        progress?.stop();
+        if (!options.json) printNote(message);
+      },
+      ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
+      signal: abort.signal,
+    };
+    // The file is checked before the board is opened: a refusal touches no board (and no sim: file).
+    const checked = checkImage(source.bytes, updateOptions);
     const onInterrupt = () => abort.abort();
     process.once('SIGINT', onInterrupt);
-    const progress = options.json ? undefined : progressReporter();
-    const say = (message: string) => {
-      if (!options.json) printNote(message);
-    };
     try {
-      const result = await withBoard(options, (device, client) =>
-        update(device, client, source.bytes, {
-          name: source.name,
-          sha256: nativeSha256,
-          reboot: options.reboot,
-          ...(options.extract ? { extract: true } : {}),
-          ...(sha !== undefined ? { sha } : {}),
-          ...(length !== undefined ? { length } : {}),
-          ...(options.confirm ? { confirm: true } : {}),
-          ...(options.resume ? { resume: true } : {}),
-          ...(options.window ? { window: options.window } : {}),
-          ...(options.compress ? { compress: options.compress } : {}),
-          onStep: (message) => {
-            progress?.stop();
-            say(message);
-          },
-          ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
-          signal: abort.signal,
-        }),
-      );
+      const result = await withBoard(options, (device, client) => update(device, client, checked, updateOptions));
       if (options.json) printJson(resultJson(result));
       else printText(summary(result, options));
     } catch (error) {
-      if (abort.signal.aborted && error instanceof TransferError && error.code === 'aborted') throw interrupted(error, firmware, source.bytes.length);
+      if (abort.signal.aborted && error instanceof TransferError && error.code === 'aborted') throw interrupted(error, firmware, checked.prepared.bytes.length);
       throw error;
     } finally {
       progress?.stop();
