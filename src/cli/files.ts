@@ -1,6 +1,7 @@
 /** Reading and writing the user's files, with errors that say what to do. */
 import { readFile, realpath, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { FormatError } from '../format/errors.js';
 import { UserError } from './errors.js';
 
 const MAX_INPUT_BYTES = 256 * 1024 * 1024;
@@ -41,5 +42,15 @@ export async function refuseSameFile(input: string, output: string): Promise<voi
   const real = (path: string) => realpath(path).catch(() => resolve(path));
   if ((await real(input)) === (await real(output))) {
     throw new UserError(`${output} is the input file: writing it would destroy ${input}; give another output file`);
+  }
+}
+
+/** Runs a parser on a file's bytes; its FormatError names the file (a command may read several). */
+export function inFile<T>(path: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof FormatError) throw new FormatError(`${path}: ${error.problem}`, error.offset);
+    throw error;
   }
 }

@@ -61,7 +61,9 @@ async function download(url: string): Promise<Uint8Array> {
   try {
     response = await fetch(url);
   } catch (error) {
-    throw new UserError(`cannot download ${url}: ${(error as Error).message}`);
+    // fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, …) is its cause.
+    const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
+    throw new UserError(`cannot download ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
   }
   if (response.status !== 200) throw new UserError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
   return new Uint8Array(await response.arrayBuffer());

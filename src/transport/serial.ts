@@ -107,7 +107,7 @@ export async function openSerialTransport(path: string, options: SerialOptions =
 
 /** An error for people, from what the serialport bindings say when a port will not open. */
 export function describeSerialOpenError(path: string, error: Error): Error {
-  const text = error.message;
+  const text = error.message.replace(/^Error: /, '');
   const windows = /^COM\d+$/i.test(path);
   if (/no such file|file not found|does not exist|cannot find/i.test(text)) {
     const hint = windows

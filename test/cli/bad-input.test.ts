@@ -8,12 +8,16 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { buildGeneratedFirmware, DEFAULT_PARTITIONS_CSV } from '../../src/device/virtual-firmware.js';
 import { freshFlash } from '../../src/node/virtual-board.js';
 import { runCliInProcess } from '../helpers/run-cli.js';
 
 let dir: string;
+/** A loopback port nothing listens on (taken from the system, then let go). */
+let closedPort: number;
 const at = (name: string) => join(dir, name);
 
 /** Name → size, modification time and inode of every file under dir (folders included), to see that nothing changed. */
@@ -45,7 +49,11 @@ function pseudoRandom(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
-before(() => {
+before(async () => {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  closedPort = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
   dir = mkdtempSync(join(tmpdir(), 'esp32-ota-bad-input-'));
   const app = buildGeneratedFirmware({ version: 'v1.28.0', buildDate: '2025-01-01', seed: 3 });
   writeFileSync(at('app.bin'), app);
@@ -91,7 +99,7 @@ const cases = (): Case[] => [
   [['partitions', at('table.csv'), '--csv', '--json'], /choose one of --csv and --json/],
   [['partitions', 'convert', at('table.csv'), at('table.csv')], /is the input file/],
   [['partitions', 'convert', at('erased.bin'), at('out.csv')], /not an ESP32 firmware file/],
-  [['otadata', at('otadata-100.bin')], /100 bytes\) is neither an otadata partition dump \(0x2000 = 8,192 bytes\) or a flash dump/],
+  [['otadata', at('otadata-100.bin')], /100 bytes\) is not an otadata partition dump \(0x2000 = 8,192 bytes\) or a flash dump/],
   [['otadata', at('app.bin')], /is an app image, not an otadata partition dump/],
   [['otadata', at('missing.bin')], /no such file/],
   // update: firmware, manifests and option values.
@@ -108,8 +116,9 @@ const cases = (): Case[] => [
   // Device addresses.
   [['status', '-d', 'nonsense'], /"nonsense" is not a device address/],
   [['status', '-d', 'tcp:localhost:99999'], /has port 99999/],
-  [['status', '-d', 'tcp:127.0.0.1:1'], /nothing listens on 127\.0\.0\.1:1/],
-  [['status', '-d', 'ws://127.0.0.1:1'], /needs the WebREPL password|cannot connect|refused/i],
+  [['status', '-d', `tcp:127.0.0.1:${closedPort}`], new RegExp(`nothing listens on 127\\.0\\.0\\.1:${closedPort}`)],
+  [['status', '-d', `ws://127.0.0.1:${closedPort}`], /needs the WebREPL password/],
+  [['status', '-d', `ws://127.0.0.1:${closedPort}`, '--password', 'abcd'], /cannot connect to WebREPL at ws:\/\/127\.0\.0\.1:\d+.*ECONNREFUSED|nothing listens/],
   [['status', '-d', `serial:${at('no-such-tty')}`], /no serial port .*no-such-tty/],
   [['status', '-d', `sim:${at('no-folder/board.bin')}`], /the folder .*no-folder does not exist/],
   [['status', '-d', `sim:${at('folder')}`], /is a folder, not a flash file/],

@@ -3,7 +3,7 @@ import { hex, toHex } from '../../format/bytes.js';
 import { extractApp, identifyFirmware, FIRMWARE_KIND_NAMES } from '../../format/firmware-file.js';
 import { humanSize, withThousands } from '../../format/units.js';
 import { nativeSha256 } from '../../node/native-hash.js';
-import { readInputFile, refuseSameFile, writeOutputFile } from '../files.js';
+import { inFile, readInputFile, refuseSameFile, writeOutputFile } from '../files.js';
 import { printJson, printText } from '../output.js';
 import { appImageReport } from '../views/app-image-view.js';
 import { appLayoutOf, otadataJson, otadataText } from '../views/otadata-view.js';
@@ -19,7 +19,7 @@ export function registerImageCommands(program: Command): void {
     .option('--json', 'machine-readable output (see docs/json-output.md)')
     .action(async (file: string, options: { json?: boolean }) => {
       const bytes = await readInputFile(file);
-      const info = firmwareInfo(file, bytes);
+      const info = inFile(file, () => firmwareInfo(file, bytes));
       if (options.json) printJson(info.json);
       else printText(info.text);
       if ((info.json.app && !info.json.app.valid) || info.json['bootloaderProblem']) process.exitCode = 2;
@@ -34,7 +34,7 @@ export function registerImageCommands(program: Command): void {
     .action(async (file: string, options: { output: string; partition?: string }) => {
       await refuseSameFile(file, options.output);
       const bytes = await readInputFile(file);
-      const app = extractApp(bytes, identifyFirmware(bytes), options.partition);
+      const app = inFile(file, () => extractApp(bytes, identifyFirmware(bytes), options.partition));
       await writeOutputFile(options.output, app.bytes);
       const from = app.partition ? `partition '${app.partition.label}' (file offset ${hex(app.fileOffset)})` : 'the app image';
       printText(

@@ -5,7 +5,7 @@ import { FIRMWARE_KIND_NAMES, identifyFirmware } from '../../format/firmware-fil
 import { withThousands } from '../../format/units.js';
 import { OTADATA_SIZE, parseOtadata } from '../../format/otadata.js';
 import { UserError } from '../errors.js';
-import { readInputFile } from '../files.js';
+import { inFile, readInputFile } from '../files.js';
 import { printJson, printText } from '../output.js';
 import { appLayoutOf, otadataJson, otadataText } from '../views/otadata-view.js';
 
@@ -17,7 +17,7 @@ export function registerOtadataCommand(program: Command): void {
     .option('--json', 'machine-readable output (see docs/json-output.md)')
     .action(async (file: string, options: { json?: boolean }) => {
       const bytes = await readInputFile(file);
-      const { otadata, layout } = bytes.length === OTADATA_SIZE ? { otadata: parseOtadata(bytes), layout: undefined } : otadataOfDump(file, bytes);
+      const { otadata, layout } = inFile(file, () => (bytes.length === OTADATA_SIZE ? { otadata: parseOtadata(bytes), layout: undefined } : otadataOfDump(file, bytes)));
       if (options.json) printJson(otadataJson(otadata, layout));
       else printText(otadataText(otadata, layout));
     });
@@ -31,7 +31,7 @@ function otadataOfDump(path: string, bytes: Uint8Array) {
     file = identifyFirmware(bytes);
   } catch (error) {
     if (!(error instanceof FormatError)) throw error;
-    throw new UserError(`${path} (${withThousands(bytes.length)} bytes) is neither ${EXPECTED}: ${error.problem}`);
+    throw new UserError(`${path} (${withThousands(bytes.length)} bytes) is not ${EXPECTED}: ${error.problem}`);
   }
   if (file.kind !== 'flash-dump' && file.kind !== 'combined-image') {
     const kind = FIRMWARE_KIND_NAMES[file.kind];

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { encodePartitionTable } from '../../format/partition-table.js';
 import { formatPartitionCsv } from '../../format/partition-csv.js';
 import { UserError } from '../errors.js';
-import { readInputFile, refuseSameFile, writeOutputFile } from '../files.js';
+import { inFile, readInputFile, refuseSameFile, writeOutputFile } from '../files.js';
 import { parseTableOffset } from '../option-values.js';
 import { printJson, printText } from '../output.js';
 import { readPartitionTable } from '../table-input.js';
@@ -28,7 +28,8 @@ export function registerPartitionsCommands(program: Command): void {
     .option('--table-offset <offset>', 'flash offset of the table, for CSV placement (default 0x8000)', parseTableOffset)
     .action(async (file: string, options: ShowOptions) => {
       if (options.csv && options.json) throw new UserError('choose one of --csv and --json');
-      const { table, format } = readPartitionTable(file, await readInputFile(file), tableOptions(options));
+      const bytes = await readInputFile(file);
+      const { table, format } = inFile(file, () => readPartitionTable(file, bytes, tableOptions(options)));
       if (options.json) printJson(partitionTableJson(table));
       else if (options.csv) printText(formatPartitionCsv(table));
       else printText(`Partition table (${entries(table.partitions.length)}${format === 'binary' && table.hasMd5 ? ', MD5 checked' : ''}):\n${partitionTableText(table)}`);
@@ -43,7 +44,8 @@ export function registerPartitionsCommands(program: Command): void {
     .option('--table-offset <offset>', 'flash offset of the table (default 0x8000)', parseTableOffset)
     .action(async (input: string, output: string, options: { md5: boolean; tableOffset?: number }) => {
       await refuseSameFile(input, output);
-      const parsed = readPartitionTable(input, await readInputFile(input), tableOptions(options));
+      const bytes = await readInputFile(input);
+      const parsed = inFile(input, () => readPartitionTable(input, bytes, tableOptions(options)));
       if (parsed.format === 'csv') {
         const binary = encodePartitionTable({ ...parsed.table, hasMd5: options.md5 });
         await writeOutputFile(output, binary);

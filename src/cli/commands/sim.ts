@@ -13,7 +13,7 @@ import { serveUartOverTcp, serveWebRepl, type ListeningServer } from '../../node
 import { setupPasswordProblem } from '../../webrepl/webrepl-protocol.js';
 import type { WebReplServer } from '../../webrepl/node.js';
 import { UserError } from '../errors.js';
-import { readInputFile, readInputText } from '../files.js';
+import { inFile, readInputFile, readInputText } from '../files.js';
 import { integerOption } from '../option-values.js';
 import { printText, stdout } from '../output.js';
 
@@ -169,7 +169,8 @@ async function listening<T>(start: () => Promise<T>, host: string, port: number)
 }
 
 async function readTable(path: string) {
-  const table = parsePartitionCsv(await readInputText(path));
+  const text = await readInputText(path);
+  const table = inFile(path, () => parsePartitionCsv(text));
   try {
     validatePartitionTable(table, { flashSize: DEFAULT_FLASH_SIZE });
   } catch (error) {
@@ -183,8 +184,8 @@ async function readTable(path: string) {
 
 async function readFirmware(path: string): Promise<Uint8Array> {
   const bytes = await readInputFile(path);
-  const file = identifyFirmware(bytes);
+  const file = inFile(path, () => identifyFirmware(bytes));
   if (file.kind === 'app-image') return bytes.subarray(0, file.appLength);
-  if (file.kind === 'combined-image' || file.kind === 'flash-dump') return extractApp(bytes, file).bytes;
+  if (file.kind === 'combined-image' || file.kind === 'flash-dump') return inFile(path, () => extractApp(bytes, file).bytes);
   throw new UserError(`${path} is a partition table, not firmware: pass it with --table (as CSV)`);
 }

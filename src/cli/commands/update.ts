@@ -7,6 +7,7 @@ import { formatDeviceAddress } from '../../transport/device-address.js';
 import { addDeviceOptions, deviceAddressOf, withBoard, type DeviceOptions } from '../device-options.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { choiceOption, integerOption } from '../option-values.js';
+import { inFile } from '../files.js';
 import { loadFirmwareSource } from '../firmware-source.js';
 import { printJson, printNote, printText } from '../output.js';
 import { progressReporter } from '../progress.js';
@@ -66,7 +67,7 @@ export function registerUpdateCommand(program: Command): void {
       signal: abort.signal,
     };
     // The file is checked before the board is opened: a refusal touches no board (and no sim: file).
-    const checked = checkImage(source.bytes, updateOptions);
+    const checked = inFile(source.name, () => checkImage(source.bytes, updateOptions));
     const onInterrupt = () => abort.abort();
     process.once('SIGINT', onInterrupt);
     try {
