@@ -1,7 +1,7 @@
 /**
  * Opens the board at a device address: USB serial, TCP, WebREPL, or a virtual
  * ESP32 started in this process from a flash file (created when missing,
- * saved when closed). Whatever it is, the caller gets a Transport and a way
+ * locked while open, saved when the command wrote to it). Whatever it is, the caller gets a Transport and a way
  * to reset the board.
  */
 import { openSerialTransport } from '../transport/serial.js';

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { buildGeneratedFirmware, DEFAULT_PARTITIONS_CSV } from '../../src/device/virtual-firmware.js';
+import { buildGeneratedFirmware, DEFAULT_PARTITIONS_CSV, defaultPartitionTable } from '../../src/device/virtual-firmware.js';
+import { buildFlashImage } from '../../src/format/flash-image-builder.js';
 import { freshFlash } from '../../src/node/virtual-board.js';
 import { runCliInProcess } from '../helpers/run-cli.js';
 
@@ -63,6 +64,7 @@ before(async () => {
   writeFileSync(at('erased.bin'), new Uint8Array(4 << 20).fill(0xff));
   writeFileSync(at('one-mib.bin'), new Uint8Array(1 << 20).fill(0xff));
   writeFileSync(at('board.bin'), new Uint8Array(freshFlash().memory));
+  writeFileSync(at('no-app.bin'), buildFlashImage({ chip: 'esp32', flashSize: 4 << 20, table: defaultPartitionTable(), apps: {} }));
   writeFileSync(at('table.csv'), DEFAULT_PARTITIONS_CSV);
   writeFileSync(at('long-name.csv'), 'a_name_that_is_far_too_long,data,fat,0x10000,4K\n');
   writeFileSync(at('too-big.csv'), 'factory,app,factory,0x10000,8M\n');
@@ -127,6 +129,7 @@ const cases = (): Case[] => [
   [['status', '-d', `sim:${at('erased.bin')}`], /erased\.bin is not a virtual board's flash: there is no partition table at 0x8000/],
   [['status', '-d', `sim:${at('app.bin')}`], /app\.bin is not a virtual board's flash/],
   [['reset', '-d', `sim:${at('one-mib.bin')}`], /one-mib\.bin is not a virtual board's flash/],
+  [['status', '-d', `sim:${at('no-app.bin')}`], /the virtual board in .*no-app\.bin does not boot: no app partition holds a valid app image/],
   [['rollback', '-d', `sim:${at('board.bin')}`], /rollback needs an action: cancel, force or cancel-force/],
   [['rollback', 'cancel', '-d', 'tcp:nohost'], /is not tcp:HOST:PORT/],
   [['rollback', 'force', '-d', `sim:${at('folder')}`], /is a folder/],

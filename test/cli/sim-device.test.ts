@@ -117,6 +117,15 @@ describe('a flash file is locked while a board runs on it', () => {
   });
 });
 
+describe('an error ends the process', () => {
+  it('esp32-ota sim with an address it cannot listen on exits 1 once the board is up (it does not keep running)', () => {
+    const result = spawnSync(process.execPath, [CLI, 'sim', '--tcp', '0', '--host', '999.1.1.1'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.signal, null, 'still running after 30 s');
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /--host 999\.1\.1\.1 is not an address of this computer/);
+  });
+});
+
 describe('Ctrl-C during update', () => {
   it('stops cleanly (exit 130), says the old firmware still runs, and --resume finishes it', async () => {
     const flash = at('interrupted.bin');

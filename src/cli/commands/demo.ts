@@ -35,6 +35,7 @@ async function runDemo(flashFile: string): Promise<void> {
   const heading = (text: string) => printText(`\n=== ${text} ===`);
   heading(`A virtual ESP32 with MicroPython (flash: ${flashFile})`);
   const device = await openDevice({ kind: 'sim', flashFile });
+  let failed = true;
   try {
     const client = new ReplClient(device.transport);
     await client.enterRawRepl();
@@ -69,8 +70,9 @@ async function runDemo(flashFile: string): Promise<void> {
         realBoardEstimate(wireBytes, device.board!.flash.stats().busyMs - flashBusyAtStart) +
         `\n\nTo update a real board: esp32-ota update micropython.app-bin -d /dev/ttyUSB0 --confirm`,
     );
+    failed = false;
   } finally {
-    await device.close();
+    await device.close({ failed });
   }
 }
 
