@@ -55,6 +55,22 @@ describe('a virtual board flash file (first byte 0xFF) is a flash dump to every 
   });
 });
 
+describe('an app inside a combined image is described with offsets in the file', () => {
+  it('segments and problems', async (t) => {
+    const firmware = realFirmware(t);
+    if (!firmware) return;
+    const damaged = firmware.slice();
+    damaged[0xf000 + 0x1000]! ^= 1;
+    writeFileSync(at('damaged.bin'), damaged);
+    const info = await runCliInProcess(['image', 'info', at('damaged.bin')]);
+    assert.equal(info.code, 2, info.stderr);
+    assert.match(info.stdout, /^\s+0  0x3f400020\s+0xf020 /m);
+    assert.match(info.stdout, /INVALID: bad checksum: stored 0x00, computed 0x01 at offset 0x1a763f/);
+    const json = JSON.parse((await runCliInProcess(['image', 'info', '--json', at('damaged.bin')])).stdout);
+    assert.equal(json.app.segments[0].fileOffset, 0xf020);
+  });
+});
+
 describe('partition tables are described as what they are', () => {
   it('a CSV has no MD5 to check, and one entry is "1 entry"', async () => {
     const csv = await runCliInProcess(['partitions', at('one.csv')]);

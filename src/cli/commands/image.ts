@@ -84,7 +84,7 @@ export function firmwareInfo(path: string, bytes: Uint8Array) {
   json['apps'] = file.apps.map((slot) => ({ partition: slot.partition.label, fileOffset: slot.fileOffset, appLength: slot.appLength ?? null }));
   try {
     const app = extractApp(bytes, file);
-    const report = appImageReport(app.bytes, nativeSha256);
+    const report = appImageReport(app.bytes, nativeSha256, app.fileOffset);
     json.app = { partition: app.partition?.label ?? null, fileOffset: app.fileOffset, ...report.json };
     lines.push('', `App image in '${app.partition?.label}' (flash ${hex(app.partition!.offset)}, file offset ${hex(app.fileOffset)}):`, report.text);
   } catch (error) {
