@@ -64,7 +64,7 @@ describe('an app inside a combined image is described with offsets in the file',
     writeFileSync(at('damaged.bin'), damaged);
     const info = await runCliInProcess(['image', 'info', at('damaged.bin')]);
     assert.equal(info.code, 2, info.stderr);
-    assert.match(info.stdout, /^\s+0  0x3f400020\s+0xf020 /m);
+    assert.match(info.stdout, /^\s+0 {2}0x3f400020\s+0xf020 /m);
     assert.match(info.stdout, /INVALID: bad checksum: stored 0x00, computed 0x01 at offset 0x1a763f/);
     const json = JSON.parse((await runCliInProcess(['image', 'info', '--json', at('damaged.bin')])).stdout);
     assert.equal(json.app.segments[0].fileOffset, 0xf020);
