@@ -1,5 +1,7 @@
 /** Reading and writing the user's files, with errors that say what to do. */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { FormatError } from '../format/errors.js';
 import { UserError } from './errors.js';
 
 const MAX_INPUT_BYTES = 256 * 1024 * 1024;
@@ -44,5 +46,23 @@ export async function writeOutputFileWhole(path: string, data: Uint8Array): Prom
   } catch (error) {
     await rm(temporary, { force: true });
     throw asUserError(error, path, 'write');
+  }
+}
+
+/** Refuses to write OUT over IN: the input would be lost (also through a link or a different spelling of the path). */
+export async function refuseSameFile(input: string, output: string): Promise<void> {
+  const real = (path: string) => realpath(path).catch(() => resolve(path));
+  if ((await real(input)) === (await real(output))) {
+    throw new UserError(`${output} is the input file: writing it would destroy ${input}; give another output file`);
+  }
+}
+
+/** Runs a parser on a file's bytes; its FormatError names the file (a command may read several). */
+export function inFile<T>(path: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof FormatError) throw new FormatError(`${path}: ${error.problem}`, error.offset);
+    throw error;
   }
 }

@@ -30,9 +30,12 @@ async function loadManifest(source: string): Promise<FirmwareSource> {
   } catch (error) {
     throw new UserError(`${source} is not valid JSON: ${(error as Error).message}`);
   }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
+    throw new UserError(`${source} must be a JSON object with keys "firmware", "sha" and "length", not ${Array.isArray(manifest) ? 'an array' : manifest === null ? 'null' : `a ${typeof manifest}`}`);
+  }
   const record = manifest as Record<string, unknown>;
-  const missing = ['firmware', 'sha', 'length'].filter((key) => !(key in (record ?? {})));
-  if (typeof manifest !== 'object' || manifest === null || missing.length > 0) {
+  const missing = ['firmware', 'sha', 'length'].filter((key) => !Object.hasOwn(record, key));
+  if (missing.length > 0) {
     throw new UserError(`${source} must be a JSON object with keys "firmware", "sha" and "length" (missing: ${missing.join(', ')})`);
   }
   if (typeof record['firmware'] !== 'string' || typeof record['sha'] !== 'string' || typeof record['length'] !== 'number') {
@@ -58,7 +61,9 @@ async function download(url: string): Promise<Uint8Array> {
   try {
     response = await fetch(url);
   } catch (error) {
-    throw new UserError(`cannot download ${url}: ${(error as Error).message}`);
+    // fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, …) is its cause.
+    const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
+    throw new UserError(`cannot download ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
   }
   if (response.status !== 200) throw new UserError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
   return new Uint8Array(await response.arrayBuffer());

@@ -2,14 +2,16 @@
 import cliProgress from 'cli-progress';
 import { humanSize, withThousands } from '../format/units.js';
 import type { TransferProgress } from '../ota/transfer.js';
+import { stderr, type OutputStream } from './output.js';
 
 export interface ProgressReporter {
   update(progress: TransferProgress): void;
   stop(): void;
 }
 
-export function progressReporter(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
-  return stream.isTTY ? barReporter(stream) : lineReporter(stream);
+export function progressReporter(stream: OutputStream = stderr()): ProgressReporter {
+  // Only a terminal (a real NodeJS.WriteStream) has isTTY set.
+  return stream.isTTY ? barReporter(stream as NodeJS.WriteStream) : lineReporter(stream);
 }
 
 function rateAndEta(progress: TransferProgress): { rate: string; eta: string } {
@@ -43,7 +45,7 @@ function barReporter(stream: NodeJS.WriteStream): ProgressReporter {
   };
 }
 
-function lineReporter(stream: NodeJS.WriteStream): ProgressReporter {
+function lineReporter(stream: OutputStream): ProgressReporter {
   let nextTenth = 1;
   return {
     update(progress) {

@@ -25,17 +25,17 @@ export function readPartitionTable(path: string, bytes: Uint8Array, options: { t
 }
 
 /**
- * CSV files are printable UTF-8; binary tables start with 0xAA 0x50, images
- * with 0xE9, and an esp32 flash dump with 4 KiB of 0xFF (never UTF-8).
+ * CSV files are printable UTF-8; binary tables start with 0xAA 0x50, images with
+ * 0xE9, flash dumps with 0xFF (erased) — none of them valid UTF-8 text.
  */
 function looksLikeText(bytes: Uint8Array): boolean {
-  const sample = bytes.subarray(0, 4096);
-  if (sample.length === 0) throw new FormatError('empty file: not a partition table', 0);
-  if (!sample.every((byte) => byte === 0x09 || byte === 0x0a || byte === 0x0d || (byte >= 0x20 && byte !== 0x7f))) return false;
+  if (bytes.length === 0) throw new FormatError('empty file: not a partition table', 0);
+  let text: string;
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(sample, { stream: true }); // stream: a character may be cut at 4096
-    return true;
+    // A cut in the middle of a multi-byte character at the end of the sample is still text.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, 4096), { stream: true });
   } catch {
     return false;
   }
+  return [...text].every((char) => char === '\t' || char === '\n' || char === '\r' || (char >= ' ' && char !== '\x7f' && !(char >= '\x80' && char < '\xa0')));
 }

@@ -37,6 +37,8 @@ export interface GeneratedFirmwareOptions {
   readonly size?: number;
   /** Makes otherwise identical images differ (tests build "new" firmware this way). */
   readonly seed?: number;
+  /** 'app-like' content deflates as a real app does; 'random' (the default) does not compress. */
+  readonly content?: 'random' | 'app-like';
 }
 
 /** A valid app image whose identity is `MicroPython <version> on <date>; <machine>`. */
@@ -51,6 +53,7 @@ export function buildGeneratedFirmware(options: GeneratedFirmwareOptions): Uint8
     date: `${MONTHS[Number(month) - 1] ?? 'Jan'} ${String(Number(day)).padStart(2, ' ')} ${year}`,
     time: '00:00:00',
     seed: options.seed ?? 1,
+    ...(options.content ? { content: options.content } : {}),
   });
   const strings = new TextEncoder().encode(`\0MicroPython ${options.version} on ${options.buildDate}\0\0; ${machine}\0`);
   image.set(strings, APP_IMAGE_HEADER_SIZE + SEGMENT_HEADER_SIZE + APP_DESC_SIZE + 16);

@@ -10,7 +10,7 @@
 import { dataView, hex } from './bytes.js';
 import { CHIPS, chipById, type Chip } from './chips.js';
 import { FormatError } from './errors.js';
-import { APP_IMAGE_MAGIC, appImageLength, looksLikeAppImage } from './app-image.js';
+import { APP_IMAGE_MAGIC, FLASH_MODE_NAMES, FLASH_SIZE_NAMES, appImageLength, looksLikeAppImage } from './app-image.js';
 import {
   PARTITION_TABLE_MAX_LENGTH,
   PARTITION_TABLE_OFFSET,
@@ -35,6 +35,8 @@ export interface AppSlot {
   readonly fileOffset: number;
   /** Exact app image length, or undefined when the partition holds no app image. */
   readonly appLength: number | undefined;
+  /** Why the partition holds no app image (offsets in the file), when it holds none. */
+  readonly appError: FormatError | undefined;
 }
 
 interface WithTable {
@@ -47,6 +49,8 @@ interface WithTable {
   /** The otadata entries, when the otadata partition lies inside the file and is readable. */
   readonly otadata: OtaData | undefined;
   readonly otadataError: FormatError | undefined;
+  /** A bootloader header field the ROM cannot use (e.g. an unknown flash mode), offsets in the file. */
+  readonly bootloaderProblem: FormatError | undefined;
 }
 
 export type FirmwareFile =
@@ -91,19 +95,50 @@ export function identifyFirmware(bytes: Uint8Array): FirmwareFile {
  * names the chip, and the chip says where the file sits in flash.
  */
 function findLayout(bytes: Uint8Array): WithTable | undefined {
-  const candidates: { bootloaderFileOffset: number; flashBase: number }[] = [];
-  const atStart = bootloaderChip(bytes, 0);
-  if (atStart) candidates.push({ bootloaderFileOffset: 0, flashBase: atStart.bootloaderOffset });
+  const candidates: { bootloaderFileOffset: number; flashBase: number }[] = [{ bootloaderFileOffset: 0, flashBase: 0 }];
   for (const offset of new Set(CHIPS.map((chip) => chip.bootloaderOffset).filter((offset) => offset > 0))) {
-    if (bootloaderChip(bytes, offset)?.bootloaderOffset === offset) candidates.push({ bootloaderFileOffset: offset, flashBase: 0 });
+    candidates.push({ bootloaderFileOffset: 0, flashBase: offset }, { bootloaderFileOffset: offset, flashBase: 0 });
   }
   for (const { bootloaderFileOffset, flashBase } of candidates) {
     const tableFileOffset = PARTITION_TABLE_OFFSET - flashBase;
-    if (bytes[tableFileOffset] !== ENTRY_MAGIC_0 || bytes[tableFileOffset + 1] !== ENTRY_MAGIC_1) continue;
-    const chip = bootloaderChip(bytes, bootloaderFileOffset)!;
-    const table = parsePartitionTable(bytes.subarray(tableFileOffset, tableFileOffset + PARTITION_TABLE_MAX_LENGTH));
-    return { chip, flashBase, table, tableFileOffset, apps: appSlots(bytes, table, flashBase), ...readOtadata(bytes, table, flashBase) };
+    if (bytes[bootloaderFileOffset] !== APP_IMAGE_MAGIC || bytes[tableFileOffset] !== ENTRY_MAGIC_0 || bytes[tableFileOffset + 1] !== ENTRY_MAGIC_1) continue;
+    const chip = bootloaderChip(bytes, bootloaderFileOffset);
+    if (!chip) {
+      if (bytes.length < bootloaderFileOffset + 24) throw new FormatError('the file ends inside the bootloader header', bytes.length);
+      const id = dataView(bytes).getUint16(bootloaderFileOffset + 12, true);
+      throw new FormatError(`the bootloader header names chip id ${id} (${hex(id, 4)}), which is no known ESP32 chip (a damaged header?); the partition table is at file offset ${hex(tableFileOffset)}`, bootloaderFileOffset + 12);
+    }
+    if (flashBase + bootloaderFileOffset !== chip.bootloaderOffset) continue;
+    const table = tableAt(bytes, tableFileOffset);
+    return {
+      chip,
+      flashBase,
+      table,
+      tableFileOffset,
+      apps: appSlots(bytes, table, flashBase),
+      ...readOtadata(bytes, table, flashBase),
+      bootloaderProblem: bootloaderHeaderProblem(bytes, bootloaderFileOffset),
+    };
   }
+  return undefined;
+}
+
+/** The partition table at `fileOffset`, its errors at file offsets. */
+function tableAt(bytes: Uint8Array, fileOffset: number): PartitionTable {
+  try {
+    return parsePartitionTable(bytes.subarray(fileOffset, fileOffset + PARTITION_TABLE_MAX_LENGTH));
+  } catch (error) {
+    if (!(error instanceof FormatError)) throw error;
+    throw new FormatError(error.problem, fileOffset + (error.offset ?? 0));
+  }
+}
+
+/** The ROM reads flash mode and size from the bootloader's header: values it does not know are a damaged file. */
+function bootloaderHeaderProblem(bytes: Uint8Array, fileOffset: number): FormatError | undefined {
+  const mode = bytes[fileOffset + 2]!;
+  if (mode >= 4) return new FormatError(`the bootloader header's flash mode is ${hex(mode, 2)}, not one of ${FLASH_MODE_NAMES.slice(0, 4).join(', ')} (0 to 3)`, fileOffset + 2);
+  const size = bytes[fileOffset + 3]! >> 4;
+  if (size >= FLASH_SIZE_NAMES.length) return new FormatError(`the bootloader header's flash size code is ${size}, not one of ${FLASH_SIZE_NAMES.join(', ')}`, fileOffset + 3);
   return undefined;
 }
 
@@ -119,17 +154,31 @@ function appSlots(bytes: Uint8Array, table: PartitionTable, flashBase: number): 
     .sort((a, b) => a.offset - b.offset)
     .map((partition) => {
       const fileOffset = partition.offset - flashBase;
-      const region = bytes.subarray(Math.max(0, fileOffset), Math.min(bytes.length, fileOffset + partition.size));
-      let appLength: number | undefined;
-      if (fileOffset >= 0 && looksLikeAppImage(region)) {
-        try {
-          appLength = appImageLength(region);
-        } catch {
-          appLength = undefined;
-        }
+      try {
+        return { partition, fileOffset, appLength: appLengthIn(bytes, partition, fileOffset), appError: undefined };
+      } catch (error) {
+        if (!(error instanceof FormatError)) throw error;
+        return { partition, fileOffset, appLength: undefined, appError: error };
       }
-      return { partition, fileOffset, appLength };
     });
+}
+
+/** The length of the app image in a partition; a FormatError at a file offset saying why there is none. */
+function appLengthIn(bytes: Uint8Array, partition: Partition, fileOffset: number): number {
+  if (fileOffset < 0 || fileOffset >= bytes.length) throw new FormatError(`partition '${partition.label}' (flash ${hex(partition.offset)}) lies outside the file`);
+  const region = bytes.subarray(fileOffset, Math.min(bytes.length, fileOffset + partition.size));
+  if (region.subarray(0, 4096).every((byte) => byte === 0xff)) throw new FormatError(`partition '${partition.label}' is erased (0xFF): no app image`, fileOffset);
+  if (region[0] !== APP_IMAGE_MAGIC) {
+    throw new FormatError(`partition '${partition.label}' holds no app image: it starts with ${hex(region[0]!, 2)}, not the image magic 0xE9`, fileOffset);
+  }
+  try {
+    const length = appImageLength(region);
+    if (!looksLikeAppImage(region)) throw new FormatError(`partition '${partition.label}' holds an image without an app description (not an app)`, fileOffset);
+    return length;
+  } catch (error) {
+    if (!(error instanceof FormatError) || error.problem.startsWith(`partition '`)) throw error;
+    throw new FormatError(`partition '${partition.label}' holds a damaged app image: ${error.problem}`, fileOffset + (error.offset ?? 0));
+  }
 }
 
 /** A dump covers a whole flash chip: a standard flash size, and every partition inside it. */
@@ -170,11 +219,14 @@ export function extractApp(bytes: Uint8Array, file: FirmwareFile = identifyFirmw
   const slot = label === undefined ? defaultApp(file) : file.apps.find((app) => app.partition.label === label);
   if (!slot) {
     const labels = file.apps.map((app) => app.partition.label).join(', ');
-    throw new FormatError(label === undefined ? `no app partition holds an app image (app partitions: ${labels || 'none'})` : `no app partition '${label}' (app partitions: ${labels || 'none'})`);
+    if (label !== undefined || file.apps.length === 0) throw new FormatError(label === undefined ? 'the partition table has no app partition' : `no app partition '${label}' (app partitions: ${labels || 'none'})`);
+    // Say why each one holds none; a single damaged app keeps its own message and offset.
+    if (file.apps.length === 1 || file.apps.filter((app) => !/erased|outside/.test(app.appError!.problem)).length === 1) {
+      throw file.apps.find((app) => !/erased|outside/.test(app.appError!.problem))?.appError ?? file.apps[0]!.appError!;
+    }
+    throw new FormatError(`no app partition holds an app image: ${file.apps.map((app) => app.appError!.message).join('; ')}`);
   }
-  if (slot.appLength === undefined) {
-    throw new FormatError(`partition '${slot.partition.label}' holds no app image`, Math.max(0, slot.fileOffset));
-  }
+  if (slot.appLength === undefined) throw slot.appError!;
   return { bytes: bytes.subarray(slot.fileOffset, slot.fileOffset + slot.appLength), partition: slot.partition, fileOffset: slot.fileOffset };
 }
 

@@ -158,22 +158,16 @@ function parseSize(text: string, type: number, options: CsvOptions, tableOffset:
 }
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** gen_esp32part.py packs the name into 16 bytes, silently cutting longer names. */
+/** ESP-IDF's label field is 16 bytes; gen_esp32part.py would cut a longer name silently, we refuse it. */
 function parseName(text: string): string {
-  const encoded = utf8Encoder.encode(text);
-  let name = text;
-  if (encoded.length > PARTITION_LABEL_SIZE) {
-    try {
-      name = utf8Decoder.decode(encoded.subarray(0, PARTITION_LABEL_SIZE));
-    } catch {
-      throw new CsvProblem(`name "${text}" is cut to ${PARTITION_LABEL_SIZE} bytes in the middle of a character; shorten it`);
-    }
+  const bytes = utf8Encoder.encode(text).length;
+  if (bytes > PARTITION_LABEL_SIZE) {
+    throw new CsvProblem(`name "${text}" is ${bytes} bytes long; partition names are at most ${PARTITION_LABEL_SIZE} bytes (the label field of the binary table)`);
   }
-  const problem = labelProblem(name);
+  const problem = labelProblem(text);
   if (problem !== undefined) throw new CsvProblem(`name "${text}" ${problem}`);
-  return name;
+  return text;
 }
 
 function parseRow(line: string, lineNumber: number, options: CsvOptions, tableOffset: number): DraftPartition {
@@ -219,7 +213,12 @@ function placePartitions(rows: DraftPartition[], tableOffset: number): Partition
       const alignment = offsetAlignment(row.type);
       row.offset = Math.ceil(lastEnd / alignment) * alignment;
     }
-    if (row.size < 0) row.size = -row.size - row.offset;
+    if (row.size < 0) {
+      if (-row.size <= row.offset) {
+        throw lineError(row.lineNumber, `partition "${row.label}": a negative size means "up to this address", and ${hex(-row.size)} is not past its offset ${hex(row.offset)}`);
+      }
+      row.size = -row.size - row.offset;
+    }
     lastEnd = row.offset + row.size;
   }
   return rows.map(({ lineNumber, offset, ...partition }) => {

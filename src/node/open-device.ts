@@ -1,18 +1,17 @@
 /**
  * Opens the board at a device address: USB serial, TCP, WebREPL, or a virtual
  * ESP32 started in this process from a flash file (created when missing,
- * saved when closed). Whatever it is, the caller gets a Transport and a way
+ * locked while open, saved when the command wrote to it). Whatever it is, the caller gets a Transport and a way
  * to reset the board.
  */
-import { existsSync } from 'node:fs';
 import { openSerialTransport } from '../transport/serial.js';
 import { openTcpTransport } from '../transport/tcp.js';
 import { formatDeviceAddress, type DeviceAddress } from '../transport/device-address.js';
 import type { Transport } from '../transport/transport.js';
 import { connectWebRepl } from '../webrepl/node.js';
 import type { VirtualEsp32 } from '../device/virtual-esp32.js';
-import { saveFlashFile } from './flash-file.js';
-import { freshFlash, loadFlash, virtualBoard } from './virtual-board.js';
+import { FlashFileError, checkFlashFilePath, commandLine, loadFlashFile, lockFlashFile, saveFlashFile } from './flash-file.js';
+import { freshFlash, virtualBoard } from './virtual-board.js';
 
 export const WEBREPL_PASSWORD_VARIABLE = 'ESP32_OTA_WEBREPL_PASSWORD';
 
@@ -29,24 +28,33 @@ export interface OpenedDevice {
   readonly hardReset: (() => Promise<void>) | undefined;
   /** Opens a new link after the old one dropped (WebREPL and TCP close on a board reset). */
   reconnect(): Promise<Transport>;
-  close(): Promise<void>;
+  /**
+   * Closes the link. A `sim:` board is saved to its file only when the
+   * command wrote to its flash, or made a new file and did not fail.
+   */
+  close(outcome?: { failed: boolean }): Promise<void>;
 }
 
 export interface OpenOptions {
   /** WebREPL password; default from ESP32_OTA_WEBREPL_PASSWORD. Never printed. */
   readonly password?: string;
   readonly baudRate?: number;
+  /** Told about what the link cannot do (e.g. a serial port without modem lines). */
+  readonly onNote?: (message: string) => void;
 }
 
 export async function openDevice(address: DeviceAddress, options: OpenOptions = {}): Promise<OpenedDevice> {
   switch (address.kind) {
     case 'serial': {
-      const transport = await openSerialTransport(address.path, options.baudRate ? { baudRate: options.baudRate } : {});
+      const transport = await openSerialTransport(address.path, {
+        ...(options.baudRate ? { baudRate: options.baudRate } : {}),
+        ...(options.onNote ? { onNote: options.onNote } : {}),
+      });
       return {
         address,
         transport,
         board: undefined,
-        hardReset: () => transport.hardReset(),
+        hardReset: transport.hasModemLines ? () => transport.hardReset() : undefined,
         reconnect: async () => transport,
         close: () => transport.close(),
       };
@@ -78,25 +86,50 @@ async function reconnectingDevice(address: DeviceAddress, connect: () => Promise
   };
 }
 
+/**
+ * A `sim:` board is off between commands: opening it powers it on (its
+ * bootloader runs, as when a board is plugged in) and closing it powers it off.
+ * The file is locked meanwhile, and saved only when the command itself wrote
+ * to the flash (a command that refuses or only reads leaves it as it was).
+ */
 async function openVirtualBoard(address: DeviceAddress & { kind: 'sim' }): Promise<OpenedDevice> {
   const file = address.flashFile;
-  const board = virtualBoard(existsSync(file) ? await loadFlash(file) : freshFlash());
-  await board.powerOn();
-  await board.idle();
-  const transport = board.connect(`virtual ESP32 (${file})`);
+  const exists = checkFlashFilePath(file);
+  const lock = lockFlashFile(file, commandLine());
+  let board: VirtualEsp32 | undefined;
+  try {
+    board = virtualBoard(exists ? await loadFlashFile(file) : freshFlash());
+    await board.powerOn();
+    await board.idle();
+    if (board.state !== 'running') {
+      throw new FlashFileError(`the virtual board in ${file} does not boot: no app partition holds a valid app image (esp32-ota sim --flash ${file} shows its boot log)`);
+    }
+  } catch (error) {
+    await board?.stop();
+    lock.release();
+    throw error;
+  }
+  const running = board;
+  const writesAtOpen = running.flash.stats().operations;
+  const transport = running.connect(`virtual ESP32 (${file})`);
   return {
     address,
     transport,
-    board,
+    board: running,
     hardReset: async () => {
-      await board.reset('POWERON_RESET');
-      await board.idle();
+      await running.reset('POWERON_RESET');
+      await running.idle();
     },
     reconnect: async () => transport,
-    close: async () => {
-      await transport.close();
-      await board.stop();
-      await saveFlashFile(file, board.flash);
+    close: async (outcome = { failed: false }) => {
+      try {
+        await transport.close();
+        await running.stop();
+        const wrote = running.flash.stats().operations !== writesAtOpen;
+        if (wrote || (!exists && !outcome.failed)) await saveFlashFile(file, running.flash);
+      } finally {
+        lock.release();
+      }
     },
   };
 }

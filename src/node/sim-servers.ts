@@ -7,26 +7,41 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { VirtualEsp32 } from '../device/virtual-esp32.js';
 import { startWebReplServer, type WebReplServer } from '../webrepl/node.js';
 
+/** What a second TCP client reads before the server closes its connection. */
+export const UART_BUSY_MESSAGE = 'esp32-ota sim: the UART is in use by another client';
+
 export interface ListeningServer {
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
 }
 
-/** Each TCP client gets the UART: it sees everything the board prints and what it sends reaches the REPL. */
+/**
+ * One TCP client at a time gets the UART, as one cable on a real port: it sees
+ * everything the board prints and what it sends reaches the REPL. A second
+ * client is told who has it and disconnected (as ser2net and WebREPL do).
+ */
 export async function serveUartOverTcp(board: VirtualEsp32, port: number, host = '127.0.0.1'): Promise<ListeningServer> {
   const sockets = new Set<Socket>();
+  let holder: string | undefined;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const client = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (holder !== undefined) {
+      socket.end(`${UART_BUSY_MESSAGE} (by ${holder}): try again when it disconnects\r\n`);
+      return;
+    }
+    holder = client;
     socket.setNoDelay(true);
-    const link = board.connect(`TCP client ${socket.remoteAddress}:${socket.remotePort}`);
+    const link = board.connect(`TCP client ${client}`);
     link.onData((bytes) => socket.write(bytes));
     socket.on('data', (bytes) => void link.write(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).catch(() => socket.destroy()));
     socket.on('close', () => {
-      sockets.delete(socket);
+      holder = undefined;
       void link.close();
     });
-    socket.on('error', () => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

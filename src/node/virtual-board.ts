@@ -1,5 +1,4 @@
 /** Creating and loading virtual ESP32 boards in Node: fresh flash images, flash files, the board's Python modules. */
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { buildFlashImage } from '../format/flash-image-builder.js';
 import type { PartitionTable } from '../format/partition-table.js';
@@ -33,13 +32,6 @@ export function freshFlash(options: FreshFlashOptions = {}): SharedFlash {
   const size = options.flashSize ?? DEFAULT_FLASH_SIZE;
   const shared = createSharedFlash(size);
   new Uint8Array(shared.memory).set(buildFlashImage({ chip: options.chip ?? 'esp32', flashSize: size, table, apps: { [firstApp.label]: firmware } }));
-  return shared;
-}
-
-export async function loadFlash(path: string): Promise<SharedFlash> {
-  const bytes = await readFile(path);
-  const shared = createSharedFlash(bytes.length);
-  new Uint8Array(shared.memory).set(bytes);
   return shared;
 }
 

@@ -47,12 +47,26 @@ export interface UpdateResult {
   readonly confirmed: boolean;
 }
 
-export async function update(link: BoardLink, client: ReplClient, file: Uint8Array, options: UpdateOptions = {}): Promise<UpdateResult> {
-  const step = options.onStep ?? (() => undefined);
+/** The image an update will write, checked against the options; what `update` checks before it talks to the board. */
+export interface CheckedImage {
+  readonly prepared: PreparedImage;
+  readonly sha256Hex: string;
+}
+
+/** Everything about the file that can refuse an update without a board: kind, validity, expected SHA-256 and length. */
+export function checkImage(file: Uint8Array, options: UpdateOptions = {}): CheckedImage {
   const hash = options.sha256 ?? portableSha256;
   const prepared = prepareImage(file, { ...(options.extract ? { extract: true } : {}), sha256: hash, ...(options.name ? { name: options.name } : {}) });
-  const imageSha = toHex(hash(prepared.bytes));
-  checkExpectations(prepared, imageSha, options);
+  const sha256Hex = toHex(hash(prepared.bytes));
+  checkExpectations(prepared, sha256Hex, options);
+  return { prepared, sha256Hex };
+}
+
+/** `file` is the firmware file, or the result of checkImage on it (with the same options). */
+export async function update(link: BoardLink, client: ReplClient, file: Uint8Array | CheckedImage, options: UpdateOptions = {}): Promise<UpdateResult> {
+  const step = options.onStep ?? (() => undefined);
+  const hash = options.sha256 ?? portableSha256;
+  const { prepared, sha256Hex: imageSha } = file instanceof Uint8Array ? checkImage(file, options) : file;
 
   const before = await readStatus(client);
   const target = checkBoardTakes(before, prepared);

@@ -68,12 +68,20 @@ export interface SerialOptions {
   baudRate?: number;
   /** Pulse EN after opening, so the board boots afresh (default false). */
   resetOnOpen?: boolean;
+  /** Told when the port works differently from a USB serial port (no modem lines). */
+  onNote?: (message: string) => void;
   /** Makes the port; the system's serial ports by default. Tests pass serialport's mock binding here. */
   openPort?: (request: SerialPortRequest) => SerialPortHandle;
 }
 
 export interface SerialTransport extends Transport {
-  /** Reboots the board through EN (HARD_RESET_SEQUENCE). */
+  /**
+   * False on ports whose DTR/RTS cannot be set (a pty, a network bridge such as
+   * ser2net or QEMU, Bluetooth serial, some USB-CDC stacks): nothing to hold
+   * and no reset from outside.
+   */
+  readonly hasModemLines: boolean;
+  /** Reboots the board through EN (HARD_RESET_SEQUENCE); needs modem lines. */
   hardReset(): Promise<void>;
 }
 
@@ -87,14 +95,19 @@ export async function openSerialTransport(path: string, options: SerialOptions =
     throw describeSerialOpenError(path, error as Error);
   }
   const transport = new SerialPortTransport(port, `${path} (${baudRate} baud)`);
-  await transport.setLines(RUN_LINES);
-  if (options.resetOnOpen) await transport.hardReset();
+  try {
+    await transport.setLines(RUN_LINES);
+  } catch (error) {
+    transport.hasModemLines = false;
+    options.onNote?.(`${path} has no DTR/RTS lines to set (${(error as Error).message}): going on without them; a reset goes through machine.reset()`);
+  }
+  if (options.resetOnOpen && transport.hasModemLines) await transport.hardReset();
   return transport;
 }
 
 /** An error for people, from what the serialport bindings say when a port will not open. */
 export function describeSerialOpenError(path: string, error: Error): Error {
-  const text = error.message;
+  const text = error.message.replace(/^Error: /, '');
   const windows = /^COM\d+$/i.test(path);
   if (/no such file|file not found|does not exist|cannot find/i.test(text)) {
     const hint = windows
@@ -120,6 +133,7 @@ export function describeSerialOpenError(path: string, error: Error): Error {
 class SerialPortTransport implements SerialTransport {
   private readonly events = new TransportEvents();
   private failure: Error | undefined;
+  hasModemLines = true;
 
   constructor(
     private readonly port: SerialPortHandle,
@@ -150,6 +164,7 @@ class SerialPortTransport implements SerialTransport {
   }
 
   async hardReset(): Promise<void> {
+    if (!this.hasModemLines) throw new Error(`${this.description} has no DTR/RTS lines: reset the board with machine.reset() instead`);
     for (const step of HARD_RESET_SEQUENCE) {
       await this.setLines(step.lines);
       if (step.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, step.holdMs));
@@ -164,7 +179,7 @@ class SerialPortTransport implements SerialTransport {
   async close(): Promise<void> {
     if (this.closed || !this.port.isOpen) return;
     // Leave the board running: lines released before the port goes (as mpremote does).
-    await this.setLines(RUN_LINES).catch(() => undefined);
+    if (this.hasModemLines) await this.setLines(RUN_LINES).catch(() => undefined);
     await callback((done) => this.port.close(done));
   }
 }

@@ -34,14 +34,31 @@ export function openTcpTransport(host: string, port: number, options: TcpOptions
 class TcpTransport implements Transport {
   private readonly events = new TransportEvents();
   private failure: Error | undefined;
+  /** The end of what the peer sent: a bridge that refuses us (ser2net "Port already in use") says why in its last line. */
+  private lastReceived = '';
+  private closing = false;
 
   constructor(
     private readonly socket: Socket,
     readonly description: string,
   ) {
-    socket.on('data', (chunk: Buffer) => this.events.emitData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastReceived = (this.lastReceived + chunk.toString('latin1')).slice(-160);
+      this.events.emitData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+    });
     socket.on('error', (error) => (this.failure = error));
-    socket.on('close', () => this.events.emitClose(this.failure));
+    socket.on('close', () => {
+      this.failure ??= this.peerClosed();
+      this.events.emitClose(this.failure);
+    });
+  }
+
+  /** A clean close by the other end is no error, unless its last line was a message (a refusal) worth passing on. */
+  private peerClosed(): Error | undefined {
+    if (this.closing) return undefined;
+    const lastLine = this.lastReceived.trimEnd().split(/\r?\n/).pop() ?? '';
+    if (!/^[\x20-\x7e]{3,}$/.test(lastLine) || /^>/.test(lastLine)) return undefined;
+    return new Error(`the other end closed the connection after saying "${lastLine}"`);
   }
 
   get closed(): boolean {
@@ -68,6 +85,7 @@ class TcpTransport implements Transport {
   /** Sends what is queued, then closes; resolves once the socket is closed. */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.closing = true;
     return new Promise((resolve) => {
       this.socket.once('close', () => resolve());
       this.socket.end();

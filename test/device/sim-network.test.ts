@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectWebRepl } from '../../src/webrepl/node.js';
-import { serveWebRepl } from '../../src/node/sim-servers.js';
+import { UART_BUSY_MESSAGE, serveUartOverTcp, serveWebRepl } from '../../src/node/sim-servers.js';
 import { openTcpTransport } from '../../src/transport/tcp.js';
 import { ReplClient } from '../../src/repl/index.js';
 import { identifyFirmware } from '../../src/format/firmware-file.js';
@@ -35,6 +35,33 @@ describe('virtual board over WebREPL', () => {
     assert.equal(new TextDecoder().decode(await client.exec('import hello')), 'hello from WebREPL\r\n');
     assert.equal(await client.evalJson<string>('__import__("esp32").Partition(__import__("esp32").Partition.RUNNING).info()[4]'), 'ota_0');
     await link.close();
+    await server.close();
+  });
+});
+
+describe('virtual board UART over TCP', () => {
+  it('serves one client at a time: a second is told the UART is busy and closed, the first keeps working', async () => {
+    const board = await bootedBoard();
+    boards.push(board);
+    const server = await serveUartOverTcp(board, 0);
+    const first = await openTcpTransport('127.0.0.1', server.port);
+    const client = new ReplClient(first);
+    await client.enterRawRepl();
+
+    const second = await openTcpTransport('127.0.0.1', server.port);
+    const heard: Uint8Array[] = [];
+    second.onData((chunk) => heard.push(chunk));
+    const closedWith = await new Promise<Error | undefined>((resolve) => second.onClose(resolve));
+    assert.match(Buffer.concat(heard).toString(), new RegExp(`^${UART_BUSY_MESSAGE} \\(by 127\\.0\\.0\\.1:\\d+\\): try again when it disconnects`));
+    assert.match(String(closedWith?.message), /the other end closed the connection after saying "esp32-ota sim: the UART is in use/);
+    assert.equal(await client.evalJson<number>('6 * 7'), 42, 'the first client lost the REPL');
+
+    await first.close();
+    const third = await openTcpTransport('127.0.0.1', server.port);
+    const thirdClient = new ReplClient(third);
+    await thirdClient.enterRawRepl();
+    assert.equal(await thirdClient.evalJson<number>('6 * 8'), 48);
+    await third.close();
     await server.close();
   });
 });

@@ -84,8 +84,8 @@ describe('identifyFirmware on built images', () => {
 
   it('says which partition is empty', () => {
     const dump = buildFlashImage({ chip: 'esp32', flashSize: 4 << 20, table: OTA_TABLE, apps: {} });
-    assert.throws(() => extractApp(dump, undefined, 'ota_1'), /partition 'ota_1' holds no app image at offset 0x190000/);
-    assert.throws(() => extractApp(dump), /no app partition holds an app image/);
+    assert.throws(() => extractApp(dump, undefined, 'ota_1'), /partition 'ota_1' is erased \(0xFF\): no app image at offset 0x190000/);
+    assert.throws(() => extractApp(dump), /no app partition holds an app image: partition 'ota_0' is erased .*; partition 'ota_1' is erased/);
   });
 
   it('recognises an app image, and a binary partition table on its own', () => {
@@ -101,5 +101,48 @@ describe('identifyFirmware on built images', () => {
       return true;
     });
     assert.throws(() => identifyFirmware(new Uint8Array(0)), /empty file/);
+  });
+});
+
+describe('damaged combined images: the real reason, at file offsets', () => {
+  const APP_AT = 0xf000;
+  const APP_LENGTH = 1_672_800;
+  const damaged = (bytes: Uint8Array, change: (copy: Uint8Array) => Uint8Array | void) => {
+    const copy = bytes.slice();
+    return change(copy) ?? copy;
+  };
+  const problem = (bytes: Uint8Array, pattern: RegExp, offset: number) =>
+    assert.throws(
+      () => extractApp(bytes),
+      (error: unknown) => error instanceof FormatError && pattern.test(error.problem) && error.offset === offset,
+    );
+
+  it('an app cut by one byte, a flipped magic, a flipped segment length', (t) => {
+    const bytes = realFirmware(t);
+    if (!bytes) return;
+    problem(damaged(bytes, (b) => b.subarray(0, APP_AT + APP_LENGTH - 1)), /^partition 'factory' holds a damaged app image: appended SHA-256 truncated/, APP_AT + APP_LENGTH - 32);
+    problem(damaged(bytes, (b) => void (b[APP_AT] = 0x16)), /^partition 'factory' holds no app image: it starts with 0x16, not the image magic 0xE9/, APP_AT);
+    problem(damaged(bytes, (b) => void (b[APP_AT + 24 + 4 + 2]! ^= 0x40)), /^partition 'factory' holds a damaged app image: segment 0 .* truncated/, APP_AT + 0x20);
+  });
+
+  it('a flipped chip id names the chip id, not a missing table', (t) => {
+    const bytes = realFirmware(t);
+    if (!bytes) return;
+    assert.throws(() => identifyFirmware(damaged(bytes, (b) => void (b[12] = 0x5a))), /chip id 90 \(0x005a\), which is no known ESP32 chip .* table is at file offset 0x7000 at offset 0xc$/);
+  });
+
+  it('a file cut inside the partition table says where in the file', (t) => {
+    const bytes = realFirmware(t);
+    if (!bytes) return;
+    assert.throws(() => identifyFirmware(bytes.subarray(0, 0x7010)), (error: unknown) => error instanceof FormatError && /truncated/.test(error.problem) && error.offset === 0x7000);
+  });
+
+  it('an unknown flash mode in the bootloader header is reported', (t) => {
+    const bytes = realFirmware(t);
+    if (!bytes) return;
+    const file = identifyFirmware(damaged(bytes, (b) => void (b[2] = 9)));
+    assert.ok(file.kind === 'combined-image');
+    assert.match(file.bootloaderProblem?.message ?? '', /flash mode is 0x09, not one of QIO, QOUT, DIO, DOUT .* at offset 0x2$/);
+    assert.equal((identifyFirmware(bytes) as { bootloaderProblem?: unknown }).bootloaderProblem, undefined);
   });
 });

@@ -106,7 +106,7 @@ describe('partition CSV: reading', () => {
     const { partitions } = parsePartitionCsv(readText('suffixes-comments.csv'));
     assert.deepEqual(partitions[0], part('NVS', 1, 2, 36 * 1024, 16 * 1024));
     assert.deepEqual(partitions[3], part('app', 0, 0, 0x10000, 1536 * 1024));
-    assert.equal(partitions[5]?.label, 'a_name_that_is_f'); // gen_esp32part.py cuts names to 16 bytes
+    assert.equal(partitions[5]?.label, 'a_name_that_is_f');
     assert.equal(partitions[7]?.size, 0x100);
     assert.equal(partitions[8]?.size, 1024 * 1024); // "1kk"
   });
@@ -140,7 +140,7 @@ describe('partition CSV: reading', () => {
 describe('partition CSV: errors name the line', () => {
   const nvs = 'nvs,data,nvs,0x9000,0x6000\n';
   // Every case here is also rejected by gen_esp32part.py, except the zero size
-  // and the cut character (both accepted by it, rejected by us on purpose).
+  // and the long names (accepted by it, cut to 16 bytes; rejected by us on purpose).
   const cases: [string, string, RegExp][] = [
     ['overlap', `${nvs}factory,app,factory,0x10000,1M\nstorage,data,fat,0x100000,64K\n`, /^CSV line 3: partition "storage" at 0x100000 overlaps the previous partition, which ends at 0x110000/],
     ['out of order', 'a,data,fat,0x10000,4K\nb,data,fat,0x9000,4K\n', /^CSV line 2: .*overlaps the previous partition/],
@@ -154,7 +154,9 @@ describe('partition CSV: errors name the line', () => {
     ['readonly otadata', 'otadata,data,ota,0xd000,0x2000,readonly\n', /^CSV line 1: .*always read-write/],
     ['small writable nvs', 'nvs,data,nvs,0x9000,0x2000\n', /^CSV line 1: .*must be flagged readonly/],
     ['zero size', `${nvs}empty,data,fat,0x10000,0\n`, /^CSV line 2: partition "empty": size must be greater than 0/],
-    ['negative resolved size', `${nvs}fs,data,fat,0x10000,-0x8000\n`, /^CSV line 2: partition "fs": size -32768 does not fit in 32 bits/],
+    ['negative resolved size', `${nvs}fs,data,fat,0x10000,-0x8000\n`, /^CSV line 2: partition "fs": a negative size means "up to this address", and 0x8000 is not past its offset 0x10000/],
+    ['negative size in K', `${nvs}fs,data,fat,0x10000,-8K\n`, /^CSV line 2: partition "fs": a negative size means "up to this address", and 0x2000 is not past/],
+    ['long name', `${nvs}a_name_that_is_far_too_long,data,fat,0x10000,4K\n`, /^CSV line 2: name "a_name_that_is_far_too_long" is 27 bytes long; partition names are at most 16 bytes/],
     ['unknown keyword', `${nvs}x,data,nosuch,0x10000,4K\n`, /^CSV line 2: "nosuch" is not valid; known keywords: ota, phy, nvs/],
     ['bad number', `${nvs}x,data,fat,0x10000,12Q\n`, /^CSV line 2: invalid number "12Q"/],
     ['leading zero', `${nvs}x,data,fat,010000,4K\n`, /^CSV line 2: invalid number "010000"/],
@@ -163,7 +165,7 @@ describe('partition CSV: errors name the line', () => {
     ['unknown flag', 'nvs,data,nvs,0x9000,0x6000,secret\n', /^CSV line 1: unknown flag "secret"/],
     ['app without subtype', 'factory,app,,0x10000,1M\n', /^CSV line 1: an app partition cannot have an empty subtype/],
     ['type 256', 'x,256,0,0x10000,4K\n', /^CSV line 1: type 256 is out of range 0..255/],
-    ['cut character', 'abcdefghijklmno\u00e9x,data,fat,0x10000,4K\n', /^CSV line 1: name .* cut to 16 bytes in the middle of a character/],
+    ['long name in UTF-8', 'abcdefghijklmno\u00e9,data,fat,0x10000,4K\n', /^CSV line 1: name .* is 17 bytes long/],
     ['too many', Array.from({ length: 95 }, (_, i) => `p${i},data,spiffs,,4K`).join('\n'), /^too many partitions: 95 entries plus the MD5 entry/],
     ['flash size', 'big,data,fat,0x10000,4M\n', /^CSV line 1: partition "big" ends at 0x410000, beyond the 0x400000-byte flash/],
   ];

@@ -164,7 +164,7 @@ describe('describeSerialOpenError', () => {
   it('keeps any other message, with the port', () => {
     const cause = new Error('Error: Input/output error, cannot open /dev/ttyUSB0');
     const error = describeSerialOpenError(PATH, cause);
-    assert.equal(error.message, 'cannot open serial port /dev/ttyUSB0: Error: Input/output error, cannot open /dev/ttyUSB0');
+    assert.equal(error.message, 'cannot open serial port /dev/ttyUSB0: Input/output error, cannot open /dev/ttyUSB0');
     assert.equal(error.cause, cause);
   });
 });

@@ -66,6 +66,15 @@ describe('TCP transport', () => {
     await assert.rejects(transport.write(Uint8Array.of(1)), TransportClosedError);
   });
 
+  it('passes on the line a refusing bridge says before it closes (ser2net: "Port already in use")', async () => {
+    const { port, connection } = await listen();
+    const transport = await openTcpTransport('127.0.0.1', port);
+    const closedWith = new Promise<Error | undefined>((resolve) => transport.onClose(resolve));
+    (await connection).end('Port already in use\r\n');
+    assert.match(String((await closedWith)?.message), /the other end closed the connection after saying "Port already in use"/);
+    await assert.rejects(transport.write(Uint8Array.of(1)), /Port already in use/);
+  });
+
   it('close() ends the connection for the other end', async () => {
     const { port, connection } = await listen();
     const transport = await openTcpTransport('127.0.0.1', port);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { readStatus, resetBoard, rollback, type RollbackAction } from '../../ota/engine.js';
-import { addDeviceOptions, withBoard, type DeviceOptions } from '../device-options.js';
+import { addDeviceOptions, deviceAddressOf, withBoard, type DeviceOptions } from '../device-options.js';
+import { UserError } from '../errors.js';
 import { printJson, printText } from '../output.js';
 import { statusJson, statusText } from '../views/status-view.js';
 
@@ -16,7 +17,18 @@ export function registerControlCommands(program: Command): void {
     else printText(statusText(status));
   });
 
-  const rollbackCommand = program.command('rollback').description("control rollback of an update, as the seed's ota.rollback");
+  const rollbackCommand = program
+    .command('rollback')
+    .description("control rollback of an update, as the seed's ota.rollback")
+    // Without an action, say which actions there are (rather than "unknown option '-d'").
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action((_options: unknown, command: Command) => {
+      const given = command.args[0];
+      throw new UserError(
+        `${given === undefined || given.startsWith('-') ? 'rollback needs an action' : `'${given}' is not a rollback action`}: cancel, force or cancel-force (e.g. esp32-ota rollback cancel -d DEVICE)`,
+      );
+    });
   const actions: [RollbackAction, string][] = [
     ['cancel', 'confirm the running firmware: the bootloader will not roll it back (mark_app_valid_cancel_rollback)'],
     ['force', 'boot the previous OTA partition on the next reset'],
@@ -43,7 +55,9 @@ export function registerControlCommands(program: Command): void {
               : 'This board has no rollback support (no otadata partition): nothing to confirm.',
           );
         } else {
-          printText(`The next reset boots '${result.boot}'.${options.reboot ? '' : ' Reset the board (esp32-ota reset) to switch.'}`);
+          const sim = deviceAddressOf(options).kind === 'sim';
+          const howToSwitch = options.reboot ? '' : sim ? ' (A sim: board is powered on by every command that opens it: the next one boots it.)' : ' Reset the board (esp32-ota reset) to switch.';
+          printText(`The next reset boots '${result.boot}'.${howToSwitch}`);
         }
         if (options.reboot) printText(`\n${statusText(status)}`);
       });

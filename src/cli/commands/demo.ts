@@ -8,8 +8,9 @@ import { nativeSha256 } from '../../node/native-hash.js';
 import { bundledMicroPythonVersion } from '../../node/virtual-board.js';
 import { readStatus } from '../../ota/engine.js';
 import { update } from '../../ota/update.js';
+import { withThousands } from '../../format/units.js';
 import { ReplClient } from '../../repl/index.js';
-import { printText } from '../output.js';
+import { printText, stdout } from '../output.js';
 import { progressReporter } from '../progress.js';
 import { statusText } from '../views/status-view.js';
 
@@ -34,6 +35,7 @@ async function runDemo(flashFile: string): Promise<void> {
   const heading = (text: string) => printText(`\n=== ${text} ===`);
   heading(`A virtual ESP32 with MicroPython (flash: ${flashFile})`);
   const device = await openDevice({ kind: 'sim', flashFile });
+  let failed = true;
   try {
     const client = new ReplClient(device.transport);
     await client.enterRawRepl();
@@ -41,9 +43,11 @@ async function runDemo(flashFile: string): Promise<void> {
     printText(statusText(before));
 
     const version = nextVersion(before.version);
-    const firmware = buildGeneratedFirmware({ version, buildDate: new Date().toISOString().slice(0, 10), size: 0x120000, seed: Date.now() });
+    // Content that deflates as a real app does, so the wire figures mean what they would on a real board.
+    const firmware = buildGeneratedFirmware({ version, buildDate: new Date().toISOString().slice(0, 10), size: 0x120000, seed: Date.now(), content: 'app-like' });
+    const flashBusyAtStart = device.board!.flash.stats().busyMs;
     heading(`Update to ${version} (a generated ${(firmware.length / 1024 / 1024).toFixed(1)} MiB app image), then reboot and confirm`);
-    const progress = progressReporter(process.stdout);
+    const progress = progressReporter(stdout());
     const result = await update(device, client, firmware, {
       name: `micropython-${version}.bin`,
       sha256: nativeSha256,
@@ -59,14 +63,35 @@ async function runDemo(flashFile: string): Promise<void> {
     heading('After the update');
     printText(statusText(result.after!));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const { wireBytes, compression } = result.transfer;
     printText(
-      `\nDone in ${seconds} s: ${result.image.length.toLocaleString('en')} bytes sent as ${result.transfer.wireBytes.toLocaleString('en')} ` +
-        `(${result.transfer.compression}), verified on the board, booted and confirmed.\n` +
-        `On a real board: esp32-ota update micropython.app-bin -d /dev/ttyUSB0 --confirm`,
+      `\nDone in ${seconds} s: ${withThousands(result.image.length)} bytes sent as ${withThousands(wireBytes)} ` +
+        `(${(wireBytes / result.image.length).toFixed(2)}x, ${compression}), verified on the board, booted and confirmed.\n\n` +
+        realBoardEstimate(wireBytes, device.board!.flash.stats().busyMs - flashBusyAtStart) +
+        `\n\nTo update a real board: esp32-ota update micropython.app-bin -d /dev/ttyUSB0 --confirm`,
     );
+    failed = false;
   } finally {
-    await device.close();
+    await device.close({ failed });
   }
+}
+
+/** Serial baud rates of ESP32 boards' USB-UART bridges: the default, and what CP210x/CH340 bridges commonly reach. */
+const BAUD_RATES = [115200, 921600];
+
+/**
+ * What the same update would take on a real board: the wire bytes at each baud
+ * rate (8N1: 10 bits a byte), and the flash's erase and program time by the
+ * virtual chip's timing model (a W25Q32JV's typical datasheet figures).
+ * Computed, not measured: labelled so.
+ */
+function realBoardEstimate(wireBytes: number, flashBusyMs: number): string {
+  const lines = [`On a real board (computed from these ${withThousands(wireBytes)} wire bytes at 10 bits a byte, not measured):`];
+  for (const baud of BAUD_RATES) {
+    lines.push(`  ${withThousands(baud).padStart(7)} baud: ${(wireBytes / (baud / 10)).toFixed(1).padStart(5)} s on the wire`);
+  }
+  lines.push(`  flash erase and program: ${(flashBusyMs / 1000).toFixed(1)} s by the flash chip's typical datasheet timings (overlaps the transfer)`);
+  return lines.join('\n');
 }
 
 /** The demo's new firmware: the running version with the minor number raised, marked as a demo build. */

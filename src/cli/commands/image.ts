@@ -3,7 +3,7 @@ import { hex, toHex } from '../../format/bytes.js';
 import { extractApp, identifyFirmware, FIRMWARE_KIND_NAMES } from '../../format/firmware-file.js';
 import { humanSize, withThousands } from '../../format/units.js';
 import { nativeSha256 } from '../../node/native-hash.js';
-import { readInputFile, writeOutputFile } from '../files.js';
+import { inFile, readInputFile, refuseSameFile, writeOutputFile } from '../files.js';
 import { printJson, printText } from '../output.js';
 import { appImageReport } from '../views/app-image-view.js';
 import { appLayoutOf, otadataJson, otadataText } from '../views/otadata-view.js';
@@ -21,10 +21,10 @@ export function registerImageCommands(program: Command): void {
     .option('--json', 'machine-readable output (see docs/json-output.md)')
     .action(async (file: string, options: { json?: boolean }) => {
       const bytes = await readInputFile(file);
-      const info = firmwareInfo(file, bytes);
+      const info = inFile(file, () => firmwareInfo(file, bytes));
       if (options.json) printJson(info.json);
       else printText(info.text);
-      if (info.json.app && !info.json.app.valid) process.exitCode = 2;
+      if ((info.json.app && !info.json.app.valid) || info.json['bootloaderProblem']) process.exitCode = 2;
     });
 
   image
@@ -34,8 +34,9 @@ export function registerImageCommands(program: Command): void {
     .requiredOption('-o, --output <file>', 'where to write the app image')
     .option('-p, --partition <label>', 'from a dump: which app partition (default: the one the bootloader boots next)')
     .action(async (file: string, options: { output: string; partition?: string }) => {
+      await refuseSameFile(file, options.output);
       const bytes = await readInputFile(file);
-      const app = extractApp(bytes, identifyFirmware(bytes), options.partition);
+      const app = inFile(file, () => extractApp(bytes, identifyFirmware(bytes), options.partition));
       await writeOutputFile(options.output, app.bytes);
       const from = app.partition ? `partition '${app.partition.label}' (file offset ${hex(app.fileOffset)})` : 'the app image';
       printText(
@@ -66,6 +67,10 @@ export function firmwareInfo(path: string, bytes: Uint8Array) {
   }
 
   lines.push(`Chip:  ${file.chip.name} (from the bootloader header)`, `Flash: file starts at flash ${hex(file.flashBase)}`);
+  if (file.bootloaderProblem) {
+    lines.push(`Bootloader: damaged header: ${file.bootloaderProblem.message}; the chip's ROM cannot load it`);
+    json['bootloaderProblem'] = file.bootloaderProblem.message;
+  }
   json['chip'] = file.chip.name;
   json['flashBase'] = file.flashBase;
   json['partitionTable'] = { flashOffset: file.tableFileOffset + file.flashBase, ...partitionTableJson(file.table) };
@@ -86,7 +91,7 @@ export function firmwareInfo(path: string, bytes: Uint8Array) {
   json['apps'] = file.apps.map((slot) => ({ partition: slot.partition.label, fileOffset: slot.fileOffset, appLength: slot.appLength ?? null }));
   try {
     const app = extractApp(bytes, file);
-    const report = appImageReport(app.bytes, nativeSha256);
+    const report = appImageReport(app.bytes, nativeSha256, app.fileOffset);
     json.app = { partition: app.partition?.label ?? null, fileOffset: app.fileOffset, ...report.json };
     lines.push('', `App image in '${app.partition?.label}' (flash ${hex(app.partition!.offset)}, file offset ${hex(app.fileOffset)}):`, report.text);
   } catch (error) {

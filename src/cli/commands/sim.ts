@@ -1,17 +1,21 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { identifyFirmware, extractApp } from '../../format/firmware-file.js';
 import { parsePartitionCsv } from '../../format/partition-csv.js';
+import { PartitionType, validatePartitionTable } from '../../format/partition-table.js';
 import { hex } from '../../format/bytes.js';
 import { humanSize } from '../../format/units.js';
-import { saveFlashFile } from '../../node/flash-file.js';
-import { freshFlash, loadFlash, virtualBoard } from '../../node/virtual-board.js';
+import { DEFAULT_FLASH_SIZE } from '../../device/virtual-firmware.js';
+import type { VirtualEsp32 } from '../../device/virtual-esp32.js';
+import { checkFlashFilePath, commandLine, loadFlashFile, lockFlashFile, saveFlashFile, type FlashLock } from '../../node/flash-file.js';
+import { freshFlash, virtualBoard } from '../../node/virtual-board.js';
 import { WEBREPL_PASSWORD_VARIABLE } from '../../node/open-device.js';
 import { serveUartOverTcp, serveWebRepl, type ListeningServer } from '../../node/sim-servers.js';
+import { setupPasswordProblem } from '../../webrepl/webrepl-protocol.js';
 import type { WebReplServer } from '../../webrepl/node.js';
 import { UserError } from '../errors.js';
-import { readInputFile, readInputText } from '../files.js';
-import { printText } from '../output.js';
+import { inFile, readInputFile, readInputText } from '../files.js';
+import { integerOption } from '../option-values.js';
+import { printText, stdout } from '../output.js';
 
 interface SimOptions {
   flash?: string;
@@ -34,8 +38,8 @@ export function registerSimCommand(program: Command): void {
     .option('--flash <file>', 'flash image file: loaded if it exists, else created; saved on exit (default: in memory)')
     .option('--firmware <app>', 'for a new flash: the app image (or combined .bin) to put in the first app partition')
     .option('--table <csv>', 'for a new flash: partition table CSV (default: a 4 MiB OTA layout with 1.75 MiB app slots)')
-    .option('--tcp <port>', `serve the UART on TCP (default ${DEFAULT_TCP_PORT} when no --webrepl)`, parsePort)
-    .option('--webrepl <port>', 'serve WebREPL (MicroPython uses 8266)', parsePort)
+    .option('--tcp <port>', `serve the UART on TCP (default ${DEFAULT_TCP_PORT} when no --webrepl; 0: any free port)`, integerOption('--tcp', { max: 65535 }))
+    .option('--webrepl <port>', 'serve WebREPL (MicroPython uses 8266)', integerOption('--webrepl', { max: 65535 }))
     .option('--password <pw>', `WebREPL password, 4 to 9 characters (or set ${WEBREPL_PASSWORD_VARIABLE})`)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--no-rollback', 'a bootloader built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE')
@@ -49,20 +53,63 @@ async function runSimulator(options: SimOptions): Promise<void> {
   if (options.webrepl !== undefined && !password) {
     throw new UserError(`--webrepl needs a password: --password PW or the ${WEBREPL_PASSWORD_VARIABLE} environment variable`);
   }
-  const existing = options.flash !== undefined && existsSync(options.flash);
+  const passwordProblem = options.webrepl !== undefined ? setupPasswordProblem(password!) : undefined;
+  if (passwordProblem) throw new UserError(passwordProblem);
+  const existing = options.flash !== undefined && checkFlashFilePath(options.flash);
   if (existing && (options.firmware || options.table)) {
     throw new UserError(`${options.flash} exists: --firmware and --table only apply to a new flash (delete the file to start over)`);
   }
-  const flash = existing ? await loadFlash(options.flash!) : freshFlash({
+  const freshOptions = {
     ...(options.firmware ? { firmware: await readFirmware(options.firmware) } : {}),
-    ...(options.table ? { table: parsePartitionCsv(await readInputText(options.table)) } : {}),
-  });
-  const board = virtualBoard(flash, { rollbackEnabled: options.rollback });
-  board.onOutput((bytes) => process.stdout.write(bytes));
+    ...(options.table ? { table: await readTable(options.table) } : {}),
+  };
+  const lock = options.flash ? lockFlashFile(options.flash, commandLine()) : undefined;
+  const servers: (ListeningServer | WebReplServer)[] = [];
+  const signals = stopSignals();
+  let board: VirtualEsp32 | undefined;
+  try {
+    board = virtualBoard(existing ? await loadFlashFile(options.flash!) : freshFlash(freshOptions), { rollbackEnabled: options.rollback });
+    await serveBoard({ board, options, existing, password, servers, lock, stopped: signals.stopped });
+  } finally {
+    signals.dispose();
+    for (const server of servers) await server.close();
+    await board?.stop();
+    lock?.release();
+  }
+}
+
+interface SimSession {
+  readonly board: VirtualEsp32;
+  readonly options: SimOptions;
+  readonly existing: boolean;
+  readonly password: string | undefined;
+  readonly servers: (ListeningServer | WebReplServer)[];
+  readonly lock: FlashLock | undefined;
+  /** Resolves on Ctrl-C (or SIGTERM). */
+  readonly stopped: Promise<void>;
+}
+
+/** Ctrl-C and SIGTERM from the first moment on: the board stops cleanly (and is saved) whenever they come. */
+function stopSignals(): { stopped: Promise<void>; dispose(): void } {
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    stopped,
+    dispose: () => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    },
+  };
+}
+
+/** Powers the board on, serves it until Ctrl-C, and keeps its flash file up to date. */
+async function serveBoard({ board, options, existing, password, servers, lock, stopped }: SimSession): Promise<void> {
+  board.onOutput((bytes) => stdout().write(bytes));
   await board.powerOn();
   await board.idle();
 
-  const servers: (ListeningServer | WebReplServer)[] = [];
   const tcpPort = options.tcp ?? (options.webrepl === undefined ? DEFAULT_TCP_PORT : undefined);
   const lines = [
     '',
@@ -72,12 +119,14 @@ async function runSimulator(options: SimOptions): Promise<void> {
       : '  no bootable app: the board is halted',
   ];
   if (tcpPort !== undefined) {
-    const server = await serveUartOverTcp(board, tcpPort, options.host);
+    const server = await listening(() => serveUartOverTcp(board, tcpPort, options.host), options.host, tcpPort);
     servers.push(server);
+    lock?.advertise(server.url);
     lines.push(`  UART on ${server.url}  (mpremote connect socket://${options.host}:${server.port})`);
   }
   if (options.webrepl !== undefined) {
-    const server = await serveWebRepl(board, { password: password!, port: options.webrepl, host: options.host });
+    const port = options.webrepl;
+    const server = await listening(() => serveWebRepl(board, { password: password!, port, host: options.host }), options.host, port);
     servers.push(server);
     lines.push(`  WebREPL on ${server.url}  (webrepl_cli.py, or a WebREPL page in a browser)`);
   }
@@ -92,28 +141,51 @@ async function runSimulator(options: SimOptions): Promise<void> {
     await saveFlashFile(options.flash, board.flash);
   };
   await save();
-  const timer = setInterval(() => void save(), SAVE_INTERVAL_MS);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  let saveFailure: Error | undefined;
+  const timer = setInterval(() => void save().catch((error: Error) => (saveFailure = error)), SAVE_INTERVAL_MS);
+  await stopped;
   clearInterval(timer);
-  for (const server of servers) await server.close();
+  for (const server of servers.splice(0)) await server.close();
   await board.stop();
+  if (saveFailure) throw saveFailure;
   await save();
   printText(`\nesp32-ota sim: stopped${options.flash ? `; flash saved to ${options.flash}` : ''}.`);
 }
 
-async function readFirmware(path: string): Promise<Uint8Array> {
-  const bytes = await readInputFile(path);
-  const file = identifyFirmware(bytes);
-  if (file.kind === 'app-image') return bytes.subarray(0, file.appLength);
-  if (file.kind === 'combined-image' || file.kind === 'flash-dump') return extractApp(bytes, file).bytes;
-  throw new UserError(`${path} is a partition table, not firmware: pass it with --table (as CSV)`);
+/** Starts a server, turning what the system says about the address into advice. */
+async function listening<T>(start: () => Promise<T>, host: string, port: number): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${host}:${port}`;
+    if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${host} is in use (another esp32-ota sim?): choose another port, or 0 for any free one`);
+    if (code === 'EACCES') throw new UserError(`no permission to listen on ${where}: ports below 1024 need privileges; choose a port above 1023`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EINVAL') {
+      throw new UserError(`cannot listen on ${where}: --host ${host} is not an address of this computer (use 127.0.0.1, or 0.0.0.0 for every network)`);
+    }
+    throw error;
+  }
 }
 
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`not a port number: '${text}'`);
-  return port;
+async function readTable(path: string) {
+  const text = await readInputText(path);
+  const table = inFile(path, () => parsePartitionCsv(text));
+  try {
+    validatePartitionTable(table, { flashSize: DEFAULT_FLASH_SIZE });
+  } catch (error) {
+    throw new UserError(`${path}: does not fit the virtual board's ${humanSize(DEFAULT_FLASH_SIZE)} flash: ${(error as Error).message}`);
+  }
+  if (!table.partitions.some((partition) => partition.type === PartitionType.APP)) {
+    throw new UserError(`${path}: the table has no app partition, so the board has nowhere to run firmware from`);
+  }
+  return table;
+}
+
+async function readFirmware(path: string): Promise<Uint8Array> {
+  const bytes = await readInputFile(path);
+  const file = inFile(path, () => identifyFirmware(bytes));
+  if (file.kind === 'app-image') return bytes.subarray(0, file.appLength);
+  if (file.kind === 'combined-image' || file.kind === 'flash-dump') return inFile(path, () => extractApp(bytes, file).bytes);
+  throw new UserError(`${path} is a partition table, not firmware: pass it with --table (as CSV)`);
 }

@@ -3,6 +3,7 @@ import { hex, toHex } from '../../format/bytes.js';
 import { chipName } from '../../format/chips.js';
 import { humanSize, withThousands } from '../../format/units.js';
 import { inspectAppImage } from '../../format/app-image.js';
+import { FormatError } from '../../format/errors.js';
 import { findMicroPythonIdentity } from '../../format/micropython-identity.js';
 import type { Sha256 } from '../../format/hash.js';
 import { renderTable } from '../text-table.js';
@@ -35,14 +36,18 @@ export interface AppImageJson {
   segments: { index: number; loadAddress: number; fileOffset: number; length: number }[];
 }
 
-/** `sha256` of the image without its appended hash is what OTA tools and the seed's `sha=` compare. */
-export function appImageReport(bytes: Uint8Array, hash: Sha256): AppImageReport {
+/**
+ * `sha256` of the image without its appended hash is what OTA tools and the
+ * seed's `sha=` compare. `fileOffset` is where the image starts in the file,
+ * so that problems and segments give offsets in the file.
+ */
+export function appImageReport(bytes: Uint8Array, hash: Sha256, fileOffset = 0): AppImageReport {
   const { image, problems } = inspectAppImage(bytes, { sha256: hash });
   const description = image?.description;
   const micropython = image ? findMicroPythonIdentity(bytes.subarray(0, image.length)) : undefined;
   const json: AppImageJson = {
     valid: image !== undefined && problems.length === 0,
-    problems: problems.map((problem) => problem.message),
+    problems: problems.map((problem) => (problem.offset === undefined ? problem.message : new FormatError(problem.problem, fileOffset + problem.offset).message)),
     length: image?.length ?? null,
     sha256: image ? toHex(hash(bytes.subarray(0, image.length))) : null,
     chip: image ? chipName(image.header.chipId) : null,
@@ -61,7 +66,7 @@ export function appImageReport(bytes: Uint8Array, hash: Sha256): AppImageReport 
     segments: (image?.segments ?? []).map((segment) => ({
       index: segment.index,
       loadAddress: segment.loadAddress,
-      fileOffset: segment.dataOffset,
+      fileOffset: fileOffset + segment.dataOffset,
       length: segment.length,
     })),
   };

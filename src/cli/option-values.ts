@@ -1,0 +1,31 @@
+/** Parsers for option values: each refuses what it cannot take with a message naming the option and the value. */
+import { UserError } from './errors.js';
+
+/** A whole number (decimal, or hex with 0x) from `min` to `max`. */
+export function integerOption(option: string, options: { min?: number; max?: number; unit?: string } = {}): (text: string) => number {
+  const min = options.min ?? 0;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  return (text) => {
+    const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text, 16) : /^\d+$/.test(text) ? parseInt(text, 10) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+      throw new UserError(`${option} must be a whole number${options.unit ? ` of ${options.unit}` : ''}, ${range}; got '${text}'`);
+    }
+    return value;
+  };
+}
+
+/** A flash offset for a partition table: ESP-IDF places it on a 4 KiB boundary (CONFIG_PARTITION_TABLE_OFFSET). */
+export function parseTableOffset(text: string): number {
+  const value = integerOption('--table-offset', { unit: 'bytes' })(text);
+  if (value % 0x1000 !== 0) throw new UserError(`--table-offset ${text} is not on a 4 KiB (0x1000) boundary, as ESP-IDF requires (e.g. 0x8000)`);
+  return value;
+}
+
+/** One of a fixed set of words. */
+export function choiceOption<T extends string>(option: string, choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!(choices as readonly string[]).includes(text)) throw new UserError(`${option} must be one of ${choices.join(', ')}; got '${text}'`);
+    return text as T;
+  };
+}
