@@ -10,6 +10,7 @@ import { registerControlCommands } from './commands/control.js';
 import { registerUpdateCommand } from './commands/update.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerManifestCommands } from './commands/manifest.js';
+import { registerServeCommand } from './commands/serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerUpdateCommand(program);
   registerDemoCommand(program);
   registerManifestCommands(program);
+  registerServeCommand(program);
   return program;
 }
 
