@@ -182,7 +182,7 @@ class OTA:
         """Update from a JSON manifest (the seed's keys firmware, sha, length, and ours:
         version, chip, project, idf, compression, signature). Returns False when the
         board already runs that version (unless force)."""
-        manifest = load_manifest(url, **request_args)
+        manifest = load_manifest(url, verbose=self.verbose, **request_args)
         check_manifest(manifest, pubkey)
         version = manifest.get("version")
         if version and version == status.firmware_version() and not force:
@@ -268,11 +268,11 @@ def resolve(manifest_url, firmware):
     return manifest_url[: manifest_url.rfind("/") + 1] + firmware
 
 
-def load_manifest(url, **request_args):
+def load_manifest(url, verbose=False, **request_args):
     if not url.endswith(".json"):
         raise ValueError("a manifest URL must end in .json: %s" % url)
     if _is_url(url):
-        with http.request(url, **request_args) as response:
+        with http.request(url, verbose=verbose, **request_args) as response:
             text = response.read(_MAX_MANIFEST)
     else:
         with open(url) as f:
