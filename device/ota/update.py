@@ -49,6 +49,9 @@ class OTA:
         self.fill = 0  # bytes of the current block in buf
         self.block = 0  # next block to write
         self.written = 0
+        self.downloaded = 0  # bytes read from the source (compressed ones for a compressed file)
+        self.digest = None  # SHA-256 hex of the image, set by close()
+        self.version = None  # the version the manifest names
         self.hash = hashlib.sha256()
         self.started = time.ticks_ms()
         self.up_to_date = False  # from_json found the board already runs the manifest's version
@@ -107,6 +110,7 @@ class OTA:
             n = f.readinto(self.mv[self.fill :])
             if not n:
                 break
+            self.downloaded += n
             self._took(n)
 
     def _expect(self, sha, length):
@@ -160,6 +164,7 @@ class OTA:
             _read_exact(source, pmv[:size])
             hasher.update(pmv[:size])
             got += 2 + size
+            self.downloaded += 2 + size
             feed.seek(0)
             feed.write(pmv[:size])
             feed.seek(0)
@@ -184,7 +189,7 @@ class OTA:
         board already runs that version (unless force)."""
         manifest = load_manifest(url, verbose=self.verbose, **request_args)
         check_manifest(manifest, pubkey)
-        version = manifest.get("version")
+        version = self.version = manifest.get("version")
         if version and version == status.firmware_version() and not force:
             self._log("Micropython %s already runs: nothing to update (force=True writes it anyway)." % version)
             self.up_to_date = True
@@ -206,7 +211,7 @@ class OTA:
             self._flush()
         if self.length and self.written != self.length:
             raise ValueError("received %d bytes, expected %d: the boot partition is unchanged" % (self.written, self.length))
-        digest = _hex(self.hash.digest())
+        digest = self.digest = _hex(self.hash.digest())
         if self.sha and digest != self.sha:
             raise ValueError("SHA-256 of the received data is %s, expected %s: the boot partition is unchanged" % (digest, self.sha))
         if self.verify:

@@ -11,6 +11,7 @@ import { registerUpdateCommand } from './commands/update.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerManifestCommands } from './commands/manifest.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerInstallPackageCommand } from './commands/install-package.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerManifestCommands(program);
   registerServeCommand(program);
+  registerInstallPackageCommand(program);
   return program;
 }
 

@@ -57,6 +57,9 @@ export interface InstallResult {
   readonly written: readonly string[];
   /** Files already there and current. */
   readonly current: readonly string[];
+  /** Files missing or different (before writing them). */
+  readonly stale: readonly string[];
+  readonly files: readonly string[];
 }
 
 /** The SHA-256 of each package file on the board (null when missing). */
@@ -101,7 +104,8 @@ export async function installBoardPackage(
   );
   const stale = pkg.files.filter((file) => onBoard[file.name] !== toHex(hash(file.bytes)));
   const current = pkg.files.filter((file) => !stale.includes(file)).map((file) => file.name);
-  if (options.checkOnly || stale.length === 0) return { version: pkg.version, written: [], current };
+  const summary = { version: pkg.version, current, stale: stale.map((file) => file.name), files: pkg.files.map((file) => file.name) };
+  if (options.checkOnly || stale.length === 0) return { ...summary, written: [] };
   await client.exec(
     ['import os', 'for _d in ("/lib", ' + JSON.stringify(PACKAGE_DIRECTORY) + '):', ' try:', '  os.mkdir(_d)', ' except OSError:', '  pass', 'del _d, os'].join('\n'),
   );
@@ -120,5 +124,5 @@ export async function installBoardPackage(
   );
   const wrong = stale.filter((file) => after[file.name] !== toHex(hash(file.bytes)));
   if (wrong.length > 0) throw new OtaError(`${wrong.map((file) => file.name).join(', ')} read back differently from what was written to ${PACKAGE_DIRECTORY}`);
-  return { version: pkg.version, written: stale.map((file) => file.name), current };
+  return { ...summary, written: stale.map((file) => file.name) };
 }
