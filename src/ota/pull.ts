@@ -15,7 +15,7 @@ import type { TransferProgress } from './transfer.js';
 import { bootNewFirmware } from './update.js';
 
 export interface PullOptions {
-  /** The manifest (…​.json) or the firmware's URL, as the board reaches it. */
+  /** The manifest (a .json URL) or the firmware URL, as the board reaches it. */
   readonly source: string;
   readonly sha?: string;
   readonly length?: number;
