@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { BoardPythonModule } from '../device/board/esp32-hardware.js';
 
 /** In installation order: a module may import those before it. */
-const MODULES = ['os', 'errno', 'esp32', 'machine', 'flashbdev'] as const;
-const NETWORK_MODULES = ['socket', 'select', 'network', 'tls', 'ssl'] as const;
+const MODULES = ['os', 'errno', 'io', 'hashlib', 'cryptolib', 'esp32', 'machine', 'flashbdev', 'esp'] as const;
+const NETWORK_MODULES = ['socket', 'select', 'network', 'tls', 'ssl', 'requests', 'mip', 'ntptime'] as const;
 
 let cached: BoardPythonModule[] | undefined;
 

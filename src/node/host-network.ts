@@ -46,6 +46,13 @@ export interface HostNetworkOptions {
   /** The station is active and connected at boot, as after a boot.py that connects (default true). */
   readonly connectedAtBoot?: boolean;
   readonly faults?: NetworkFaults;
+  /**
+   * Where connections to a name or address and port really go, e.g.
+   * `{ 'pool.ntp.org:123': '127.0.0.1:40123' }`: the board resolves the name
+   * (to an address of 198.51.100.0/24) and connects as usual, the host
+   * reaches the target. For fixed ports (NTP) and real-looking URLs in tests.
+   */
+  readonly routes?: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_ACCESS_POINT: WifiAccessPoint = { ssid: 'esp32-ota-sim', key: 'micropython' };
@@ -117,11 +124,27 @@ export class HostNetwork implements BoardNetwork {
   private wake: () => void = () => undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private readonly listeningPorts = new Map<number, number>();
+  private readonly routes = new Map<string, readonly [string, number]>();
+  /** Addresses the board sees for routed names. */
+  private readonly routedNames = new Map<string, string>();
 
   constructor(options: HostNetworkOptions = {}) {
     this.accessPoint = options.accessPoint ?? DEFAULT_ACCESS_POINT;
     this.faults = options.faults ?? {};
     this.connectedAtBoot = options.connectedAtBoot ?? true;
+    for (const [from, to] of Object.entries(options.routes ?? {})) this.setRoute(from, to);
+  }
+
+  /** Adds a route (see HostNetworkOptions.routes): `from` 'name:port' or 'ip:port', `to` 'host:port'. */
+  setRoute(from: string, to: string): void {
+    const [fromHost, fromPort] = splitHostPort(from);
+    const target = splitHostPort(to);
+    if (isIP(fromHost) === 0 && !this.routedNames.has(fromHost)) this.routedNames.set(fromHost, `198.51.100.${this.routedNames.size + 1}`);
+    this.routes.set(`${this.routedNames.get(fromHost) ?? fromHost}:${fromPort}`, target);
+  }
+
+  private route(host: string, port: number): readonly [string, number] {
+    return this.routes.get(`${host}:${port}`) ?? [host, port];
   }
 
   /** Replaces the faults in effect (an empty object clears them). Takes effect at once. */
@@ -272,6 +295,8 @@ export class HostNetwork implements BoardNetwork {
     const name = host === '' ? '0.0.0.0' : host;
     if (isIP(name) === 4) return ok([name]);
     if (!this.connected || this.faults.dnsFailure) return fail(DNS_FAILURE);
+    const routed = this.routedNames.get(name);
+    if (routed) return ok([routed]);
     try {
       const found = await lookup(name, { family: 4, all: true });
       return found.length > 0 ? ok(found.map((entry) => entry.address)) : fail(DNS_FAILURE);
@@ -303,7 +328,8 @@ export class HostNetwork implements BoardNetwork {
       else opened();
     });
     this.attachStream(socket, stream);
-    stream.connect({ host, port });
+    const [targetHost, targetPort] = this.route(host, port);
+    stream.connect({ host: targetHost, port: targetPort });
     return ok();
   }
 
@@ -434,7 +460,8 @@ export class HostNetwork implements BoardNetwork {
   private sendto(socket: BoardSocket, data: Uint8Array, host: string, port: number): NetAnswer {
     if (socket.kind !== 'udp') return fail(BoardErrno.EOPNOTSUPP);
     if (!this.connected) return fail(BoardErrno.EHOSTUNREACH);
-    this.udpOf(socket).send(data, port, host);
+    const [targetHost, targetPort] = this.route(host, port);
+    this.udpOf(socket).send(data, targetPort, targetHost);
     return ok(data.length);
   }
 
@@ -603,6 +630,13 @@ function errnoOf(error: NodeJS.ErrnoException, connecting: boolean): number {
     default:
       return connecting ? BoardErrno.ECONNABORTED : BoardErrno.EIO;
   }
+}
+
+function splitHostPort(text: string): [string, number] {
+  const at = text.lastIndexOf(':');
+  const port = Number(text.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`'${text}' is not HOST:PORT`);
+  return [text.slice(0, at), port];
 }
 
 function ok(value?: unknown): NetAnswer {

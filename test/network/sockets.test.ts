@@ -41,7 +41,7 @@ describe('socket errors and modes, as a board raises them', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const closedPort = (closed.address() as { port: number }).port;
     await new Promise((resolve) => closed.close(resolve));
-    const out = await target.run(`
+    let out = await target.run(`
 import socket, errno, time
 def attempt(f):
     try:
@@ -67,8 +67,10 @@ s.setblocking(False)
 attempt(lambda: s.connect(('127.0.0.1', ${echoPort})))
 s.close()
 attempt(lambda: s.send(b'x'))
-attempt(lambda: socket.getaddrinfo('name.invalid', 80))
 `);
+    target.network.setFaults({ dnsFailure: true });
+    out += await target.run(`attempt(lambda: socket.getaddrinfo('firmware.example.com', 80))`);
+    target.network.setFaults({});
     assert.equal(out, '104 ECONNRESET\n116 ETIMEDOUT\nTrue\n11 EAGAIN\nNone None\n119 EINPROGRESS\n9 EBADF\n-202 None\n');
   });
 

@@ -10,6 +10,7 @@ import { NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
 import type { PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
 import { networkModule } from './network-module.js';
+import { libraryModule } from './library-module.js';
 import { boardFilesystem, type FilesystemStore, type FileTree } from './filesystem-image.js';
 
 export interface BoardPythonModule {
@@ -47,6 +48,7 @@ export const register: RegisterDeviceModules = (mp, init, runtime) => {
   const files = new BoardFiles(mp.FS as unknown as EmscriptenFs, board.filesystemRoot, boardFilesystem(flash, board.table));
   files.load();
   mp.registerJsModule('_esp32_hw', hardwareModule(api, board, runtime, files));
+  mp.registerJsModule('_esp32_lib', libraryModule(runtime, flash));
   if (board.network) mp.registerJsModule('_esp32_net', networkModule(runtime));
   installPythonModules(mp, board.pythonModules.filter((module) => board.network || !module.needsNetwork));
 };

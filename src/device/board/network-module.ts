@@ -53,7 +53,8 @@ export function networkModule(runtime: InterpreterRuntime) {
     recv_into: (id: number, pointer: number, length: number, timeoutMs: TimeoutMs, line: number): number => {
       const answer = waitFor({ op: 'recv', id, max: length, line: line === 1 }, timeoutMs);
       return countOrErrno(answer, timeoutMs, (value) => {
-        const data = value as Uint8Array;
+        // UDP answers [data, sender]; recv() drops the sender.
+        const data = (Array.isArray(value) ? value[0] : value) as Uint8Array;
         heap(pointer, data.length).set(data);
         return data.length;
       });
