@@ -7,7 +7,7 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -156,6 +156,20 @@ describe('ota.update.from_json on the virtual board against esp32-ota serve', ()
     assert.match(await pull(board, `from_json("${basic.server.url}plain.json", reboot=False, auth=("ota", "s3cret"))`), /Passed\./);
     await board.run('import ota.rollback\nota.rollback.cancel_force()');
     assert.match(await pull(board, `from_json("${bearer.server.url}plain.json", reboot=False, token="tok-123")`), /Passed\./);
+    assert.equal((await bootAndOtadata(board)).boot, 'ota_1');
+  });
+
+  it('HTTPS from esp32-ota serve --tls-cert: verified against the CA given as ca=, refused against another CA', async () => {
+    const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/tls/${name}`, import.meta.url));
+    const { server } = await serve({ tls: { cert: fixture('server.pem'), key: fixture('server.key') } });
+    assert.match(server.url, /^https:/);
+    const board = await pullBoard();
+    board.board.writeFile('ca.der', fixture('ca.der'));
+    board.board.writeFile('other-ca.pem', fixture('other-ca.pem'));
+    const before = await bootAndOtadata(board);
+    await assert.rejects(pull(board, `from_json("${server.url}plain.json", reboot=False, ca="/other-ca.pem")`), /OSError: \(-9984, 'X509 - Certificate verification failed/);
+    assert.deepEqual(await bootAndOtadata(board), before);
+    assert.match(await pull(board, `from_json("${server.url}plain.json", reboot=False, ca="/ca.der")`), /Verifying SHA of the written data\.\.\.Passed\./);
     assert.equal((await bootAndOtadata(board)).boot, 'ota_1');
   });
 
