@@ -101,6 +101,8 @@ class BoardSocket {
   /** The end of stream has reached the receive queue (after the data in flight). */
   eofDelivered = false;
   readonly pendingAccepts: Socket[] = [];
+  /** Data sent while the access point was away, sent when it comes back (lwIP keeps it in its send buffer). */
+  readonly unsent: Uint8Array[] = [];
   /** Delivery budget for the bandwidth limit. */
   budget = 0;
   lastPump = 0;
@@ -172,6 +174,9 @@ export class HostNetwork implements BoardNetwork {
     } else if (available && this.active && this.ssid === this.accessPoint.ssid && this.status === WlanStat.BEACON_TIMEOUT) {
       this.connected = true;
       this.status = WlanStat.GOT_IP;
+      for (const socket of this.sockets.values()) {
+        for (const data of socket.unsent.splice(0)) socket.stream?.write(data);
+      }
     }
     this.schedulePump();
     this.wake();
@@ -424,9 +429,9 @@ export class HostNetwork implements BoardNetwork {
     if (socket.error) return { ok: false, error: socket.error };
     if (socket.state === 'connecting') return { ok: false, wouldBlock: true };
     if (socket.state !== 'connected' || !socket.stream) return fail(BoardErrno.ENOTCONN);
-    if (!this.connected) return { ok: false, wouldBlock: true };
     if (socket.stream.writableLength > RECEIVE_WINDOW) return { ok: false, wouldBlock: true };
-    socket.stream.write(data);
+    if (this.connected) socket.stream.write(data);
+    else socket.unsent.push(data);
     return ok(data.length);
   }
 
