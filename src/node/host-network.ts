@@ -53,6 +53,8 @@ export interface HostNetworkOptions {
    * reaches the target. For fixed ports (NTP) and real-looking URLs in tests.
    */
   readonly routes?: Readonly<Record<string, string>>;
+  /** Host address on which the board's listening sockets are served (default 127.0.0.1). */
+  readonly listenHost?: string;
 }
 
 export const DEFAULT_ACCESS_POINT: WifiAccessPoint = { ssid: 'esp32-ota-sim', key: 'micropython' };
@@ -116,6 +118,7 @@ export class HostNetwork implements BoardNetwork {
   private accessPoint: WifiAccessPoint;
   private faults: NetworkFaults;
   private readonly connectedAtBoot: boolean;
+  private readonly listenHost: string;
   private wifiUp = true;
   private active = false;
   private connected = false;
@@ -134,6 +137,7 @@ export class HostNetwork implements BoardNetwork {
     this.accessPoint = options.accessPoint ?? DEFAULT_ACCESS_POINT;
     this.faults = options.faults ?? {};
     this.connectedAtBoot = options.connectedAtBoot ?? true;
+    this.listenHost = options.listenHost ?? '127.0.0.1';
     for (const [from, to] of Object.entries(options.routes ?? {})) this.setRoute(from, to);
   }
 
@@ -157,6 +161,10 @@ export class HostNetwork implements BoardNetwork {
 
   get currentFaults(): NetworkFaults {
     return this.faults;
+  }
+
+  get wifi(): WifiAccessPoint {
+    return this.accessPoint;
   }
 
   /**
@@ -370,7 +378,7 @@ export class HostNetwork implements BoardNetwork {
     return new Promise<NetAnswer>((resolve) => {
       server.once('error', (error: NodeJS.ErrnoException) => resolve(fail(errnoOf(error, false))));
       // The board's port is its own; on the host it gets a free port, told through hostPort() and 'listening'.
-      server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      server.listen({ host: this.listenHost, port: 0 }, () => {
         const address = server.address();
         const hostPort = typeof address === 'object' && address ? address.port : 0;
         this.listeningPorts.set(socket.boundPort, hostPort);
@@ -441,7 +449,7 @@ export class HostNetwork implements BoardNetwork {
     const udp = this.udpOf(socket);
     return new Promise((resolve) => {
       udp.once('error', (error: NodeJS.ErrnoException) => resolve(fail(errnoOf(error, false))));
-      udp.bind(0, '127.0.0.1', () => {
+      udp.bind(0, this.listenHost, () => {
         this.listeningPorts.set(socket.boundPort, udp.address().port);
         this.events.emit('listening', socket.boundPort, udp.address().port);
         resolve(ok());
