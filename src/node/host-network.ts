@@ -53,6 +53,8 @@ export interface HostNetworkOptions {
    * reaches the target. For fixed ports (NTP) and real-looking URLs in tests.
    */
   readonly routes?: Readonly<Record<string, string>>;
+  /** Host address on which the board's listening sockets are served (default 127.0.0.1). */
+  readonly listenHost?: string;
 }
 
 export const DEFAULT_ACCESS_POINT: WifiAccessPoint = { ssid: 'esp32-ota-sim', key: 'micropython' };
@@ -101,6 +103,8 @@ class BoardSocket {
   /** The end of stream has reached the receive queue (after the data in flight). */
   eofDelivered = false;
   readonly pendingAccepts: Socket[] = [];
+  /** Data sent while the access point was away, sent when it comes back (lwIP keeps it in its send buffer). */
+  readonly unsent: Uint8Array[] = [];
   /** Delivery budget for the bandwidth limit. */
   budget = 0;
   lastPump = 0;
@@ -114,6 +118,7 @@ export class HostNetwork implements BoardNetwork {
   private accessPoint: WifiAccessPoint;
   private faults: NetworkFaults;
   private readonly connectedAtBoot: boolean;
+  private readonly listenHost: string;
   private wifiUp = true;
   private active = false;
   private connected = false;
@@ -132,6 +137,7 @@ export class HostNetwork implements BoardNetwork {
     this.accessPoint = options.accessPoint ?? DEFAULT_ACCESS_POINT;
     this.faults = options.faults ?? {};
     this.connectedAtBoot = options.connectedAtBoot ?? true;
+    this.listenHost = options.listenHost ?? '127.0.0.1';
     for (const [from, to] of Object.entries(options.routes ?? {})) this.setRoute(from, to);
   }
 
@@ -157,6 +163,10 @@ export class HostNetwork implements BoardNetwork {
     return this.faults;
   }
 
+  get wifi(): WifiAccessPoint {
+    return this.accessPoint;
+  }
+
   /**
    * The access point goes away (false) or comes back (true). While it is
    * away the station is disconnected (status BEACON_TIMEOUT), open TCP
@@ -172,6 +182,9 @@ export class HostNetwork implements BoardNetwork {
     } else if (available && this.active && this.ssid === this.accessPoint.ssid && this.status === WlanStat.BEACON_TIMEOUT) {
       this.connected = true;
       this.status = WlanStat.GOT_IP;
+      for (const socket of this.sockets.values()) {
+        for (const data of socket.unsent.splice(0)) socket.stream?.write(data);
+      }
     }
     this.schedulePump();
     this.wake();
@@ -365,7 +378,7 @@ export class HostNetwork implements BoardNetwork {
     return new Promise<NetAnswer>((resolve) => {
       server.once('error', (error: NodeJS.ErrnoException) => resolve(fail(errnoOf(error, false))));
       // The board's port is its own; on the host it gets a free port, told through hostPort() and 'listening'.
-      server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      server.listen({ host: this.listenHost, port: 0 }, () => {
         const address = server.address();
         const hostPort = typeof address === 'object' && address ? address.port : 0;
         this.listeningPorts.set(socket.boundPort, hostPort);
@@ -424,9 +437,9 @@ export class HostNetwork implements BoardNetwork {
     if (socket.error) return { ok: false, error: socket.error };
     if (socket.state === 'connecting') return { ok: false, wouldBlock: true };
     if (socket.state !== 'connected' || !socket.stream) return fail(BoardErrno.ENOTCONN);
-    if (!this.connected) return { ok: false, wouldBlock: true };
     if (socket.stream.writableLength > RECEIVE_WINDOW) return { ok: false, wouldBlock: true };
-    socket.stream.write(data);
+    if (this.connected) socket.stream.write(data);
+    else socket.unsent.push(data);
     return ok(data.length);
   }
 
@@ -436,7 +449,7 @@ export class HostNetwork implements BoardNetwork {
     const udp = this.udpOf(socket);
     return new Promise((resolve) => {
       udp.once('error', (error: NodeJS.ErrnoException) => resolve(fail(errnoOf(error, false))));
-      udp.bind(0, '127.0.0.1', () => {
+      udp.bind(0, this.listenHost, () => {
         this.listeningPorts.set(socket.boundPort, udp.address().port);
         this.events.emit('listening', socket.boundPort, udp.address().port);
         resolve(ok());

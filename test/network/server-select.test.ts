@@ -1,7 +1,7 @@
 /** Board-side servers (TCP, UDP) reached from the host; select.poll over sockets and stdin; ntptime; Wi-Fi and link faults. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { networkBoard, type NetworkBoard } from '../helpers/network-board.js';
 import { listen } from '../helpers/http-fixture.js';

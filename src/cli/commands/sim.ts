@@ -12,8 +12,10 @@ import type { WebReplServer } from '../../webrepl/node.js';
 import { UserError } from '../errors.js';
 import { readInputFile, readInputText } from '../files.js';
 import { printText } from '../output.js';
+import { addNetworkFlags, describeFaults, networkOptionsOf, type NetworkFlags } from '../network-options.js';
+import { HostNetwork } from '../../node/host-network.js';
 
-interface SimOptions {
+interface SimOptions extends NetworkFlags {
   flash?: string;
   firmware?: string;
   table?: string;
@@ -28,7 +30,7 @@ const DEFAULT_TCP_PORT = 2323;
 const SAVE_INTERVAL_MS = 2000;
 
 export function registerSimCommand(program: Command): void {
-  program
+  const command = program
     .command('sim')
     .description('run a virtual ESP32 with MicroPython, reachable over TCP and/or WebREPL, to rehearse updates')
     .option('--flash <file>', 'flash image file: loaded if it exists, else created; saved on exit (default: in memory)')
@@ -38,10 +40,10 @@ export function registerSimCommand(program: Command): void {
     .option('--webrepl <port>', 'serve WebREPL (MicroPython uses 8266)', parsePort)
     .option('--password <pw>', `WebREPL password, 4 to 9 characters (or set ${WEBREPL_PASSWORD_VARIABLE})`)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--no-rollback', 'a bootloader built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE')
-    .action(async (options: SimOptions) => {
-      await runSimulator(options);
-    });
+    .option('--no-rollback', 'a bootloader built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE');
+  addNetworkFlags(command).action(async (options: SimOptions) => {
+    await runSimulator(options);
+  });
 }
 
 async function runSimulator(options: SimOptions): Promise<void> {
@@ -57,7 +59,11 @@ async function runSimulator(options: SimOptions): Promise<void> {
     ...(options.firmware ? { firmware: await readFirmware(options.firmware) } : {}),
     ...(options.table ? { table: parsePartitionCsv(await readInputText(options.table)) } : {}),
   });
-  const board = virtualBoard(flash, { rollbackEnabled: options.rollback });
+  const network = new HostNetwork(networkOptionsOf(options, options.host));
+  network.events.on('listening', (boardPort, hostPort) =>
+    printText(`\nesp32-ota sim: the board listens on port ${boardPort}: reach it at ${options.host}:${hostPort}`),
+  );
+  const board = virtualBoard(flash, { rollbackEnabled: options.rollback, network });
   board.onOutput((bytes) => process.stdout.write(bytes));
   await board.powerOn();
   await board.idle();
@@ -81,6 +87,11 @@ async function runSimulator(options: SimOptions): Promise<void> {
     servers.push(server);
     lines.push(`  WebREPL on ${server.url}  (webrepl_cli.py, or a WebREPL page in a browser)`);
   }
+  const faults = describeFaults(network.currentFaults);
+  lines.push(
+    `  Wi-Fi: access point '${network.wifi.ssid}'${options.wifiAtBoot ? ', station connected at boot' : ', station off at boot'}${faults ? `; faults: ${faults}` : ''}`,
+    "  The board's sockets use this computer's network; a port the board listens on is printed when it does.",
+  );
   lines.push(`  Ctrl-C stops it${options.flash ? ` and saves the flash to ${options.flash}` : ''}.`, '');
   printText(lines.join('\n'));
 
