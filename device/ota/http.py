@@ -209,7 +209,8 @@ class Response:
         headers["Range"] = "bytes=%d-" % self.position
         if self.etag:
             headers["If-Range"] = self.etag
-        fresh = _request("GET", self.url, headers, request, self.position)
+        options = {"timeout": request["timeout"], "ca": request["ca"], "resumes": request["resumes"], "verbose": request["verbose"]}
+        fresh = _request("GET", self.url, headers, options, self.position)
         if fresh.status != 206 or fresh._total(fresh.headers) != self.total:
             fresh.close()
             raise OSError(error.args[0] if error.args else 104, "download broke at byte %d and the server cannot resume it (HTTP %d%s)" % (self.position, fresh.status, ", the file changed" if fresh.status == 200 and self.etag else ""))

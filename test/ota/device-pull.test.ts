@@ -78,11 +78,14 @@ async function serve(options: Partial<OtaServerOptions> = {}): Promise<{ server:
   return { server, log };
 }
 
-async function listen(handler: (request: IncomingMessage, response: ServerResponse) => void): Promise<string> {
+/** A test server: its URL, and how many TCP connections it has accepted. */
+async function listen(handler: (request: IncomingMessage, response: ServerResponse) => void): Promise<{ url: string; connections: () => number }> {
   const server = createServer(handler);
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, connections: () => connections };
 }
 
 /** A virtual board with network and the ota package in /lib/ota. */
@@ -173,7 +176,7 @@ describe('ota.update.from_json on the virtual board against esp32-ota serve', ()
     assert.equal((await bootAndOtadata(board)).boot, 'ota_1');
   });
 
-  it('a server that answers chunked, and one that redirects to another host', async () => {
+  it('a server that answers chunked (manifest and firmware over one kept-alive connection), and one that redirects to another host', async () => {
     const { server } = await serve();
     const chunked = await listen((request, response) => {
       const file = request.url === '/app.bin' ? APP : request.url === '/plain.json' ? Buffer.from(JSON.stringify(manifestFor(APP, 'app.bin'))) : undefined;
@@ -186,10 +189,11 @@ describe('ota.update.from_json on the virtual board against esp32-ota serve', ()
       response.writeHead(302, { Location: `${server.url}${request.url?.slice(1)}` }).end();
     });
     const board = await pullBoard();
-    const viaChunks = await pull(board, `from_json("${chunked}plain.json", reboot=False)`);
+    const viaChunks = await pull(board, `from_json("${chunked.url}plain.json", reboot=False)`);
     assert.match(viaChunks, /Passed\./);
+    assert.equal(chunked.connections(), 1, 'the manifest and the firmware over one kept-alive connection');
     await board.run('import ota.rollback\nota.rollback.cancel_force()');
-    const viaRedirect = await pull(board, `from_json("${redirecting}plain.json", reboot=False)`);
+    const viaRedirect = await pull(board, `from_json("${redirecting.url}plain.json", reboot=False)`);
     assert.match(viaRedirect, new RegExp(`Redirected to ${server.url.replaceAll('.', '\\.')}plain\\.json`));
     assert.match(viaRedirect, /Passed\./);
     assert.equal((await bootAndOtadata(board)).boot, 'ota_1');
@@ -236,7 +240,7 @@ describe('ota.update.from_json on the virtual board against esp32-ota serve', ()
       [`from_json("${server.url}no-sha.json", reboot=False)`, /Manifest http:\S+no-sha\.json has no 'sha': it needs the keys firmware, sha and length\.[\s\S]*KeyError: sha/],
       [`from_json("${server.url}missing.json", reboot=False)`, /HTTPError: HTTP 404 Not Found for http:\S+\/nowhere\.bin/],
       [`from_json("${server.url}absent.json", reboot=False)`, /HTTPError: HTTP 404 Not Found for http:\S+\/absent\.json/],
-      [`from_json("${failing}plain.json", reboot=False)`, /HTTPError: HTTP 500 Internal Server Error for http:\S+\/plain\.json/],
+      [`from_json("${failing.url}plain.json", reboot=False)`, /HTTPError: HTTP 500 Internal Server Error for http:\S+\/plain\.json/],
       [`from_json("${server.url}plain.txt", reboot=False)`, /ValueError: a manifest URL must end in \.json/],
     ];
     for (const [call, message] of cases) {

@@ -5,19 +5,17 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
 import { buildCombinedImage } from '../../src/format/flash-image-builder.js';
 import { nativeSha256 } from '../../src/node/native-hash.js';
 import { startOtaServer } from '../../src/node/ota-server.js';
 import { signedText, type OtaManifest } from '../../src/ota/manifest.js';
-import { runCli } from '../helpers/run-cli.js';
+import { runCli, runCliAsync } from '../helpers/run-cli.js';
 import { OTA_TABLE } from '../helpers/testdata.js';
 import { bootedBoard } from '../helpers/virtual-board.js';
 import { ReplClient } from '../../src/repl/index.js';
@@ -159,8 +157,8 @@ describe('esp32-ota serve (the send library behind it)', () => {
   });
 });
 
-describe("the board's Ed25519 (device/ota/ed25519.py) against node:crypto", () => {
-  it('accepts node:crypto signatures and refuses altered messages, signatures and keys', async () => {
+describe("the board's Ed25519 (device/ota/ed25519.py) against node:crypto, and ota.status", () => {
+  it('accepts node:crypto signatures and refuses altered messages, signatures and keys; ota.status.status() and ready()', async () => {
     const board = await bootedBoard();
     cleanups.push(() => board.stop());
     const client = new ReplClient(board.connect());
@@ -188,6 +186,14 @@ describe("the board's Ed25519 (device/ota/ed25519.py) against node:crypto", () =
       { timeoutMs: 60_000 },
     );
     assert.deepEqual(new TextDecoder().decode(output).trim().split(/\r?\n/), cases.map(() => 'True'));
+
+    // ota.status prints what the seed prints, with ESP-IDF's otadata rules.
+    const status = new TextDecoder().decode(await client.exec('import ota.status\nota.status.status()\nprint(ota.status.ready())'));
+    assert.match(status, /^Micropython firmware v\d+\.\d+\.\d+ has booted from partition 'ota_0'\.\r\n/);
+    assert.match(status, /Micropython will boot from partition 'ota_0' on next reset\.\r\nThe next OTA partition is 'ota_1'\.\r\nThe \/ filesystem is mounted from partition 'vfs'\.\r\n/);
+    assert.match(status, /Partition table:\r\n# Name {7}Type {5}SubType {6}Offset {7}Size \(bytes\)\r\n {2}nvs {8}data {5}nvs {11}0x9000 {5}0x4000 {5}16,384\r\n/);
+    assert.match(status, / {2}ota_1 {6}app {6}ota_1 {7}0x1d0000 {3}0x1c0000 {2}1,835,008\r\n/);
+    assert.match(status, /OTA data:\r\n {2}entry 0: seq=0x1 state=VALID crc=0x4743989a valid\r\n {2}entry 1: seq=0xffffffff state=UNDEFINED crc=0xffffffff invalid\r\nTrue\r\n$/);
   });
 });
 
@@ -210,15 +216,7 @@ describe('esp32-ota install-package and update --pull on a sim: board', () => {
     const log: string[] = [];
     const server = await startOtaServer({ root: folder, log: (line) => log.push(line) });
     cleanups.push(() => server.close());
-    const cli = (args: string[]) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)), ...args]);
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => (stdout += chunk));
-        child.stderr.on('data', (chunk) => (stderr += chunk));
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+    const cli = runCliAsync;
     const unsignedRun = await cli(['update', `${server.url}site.json`, '-d', board, '--pull']);
     assert.equal(unsignedRun.code, 1);
     assert.match(unsignedRun.stderr, /esp32-ota: error: the board's update failed: ValueError: the manifest is not signed, and this board accepts only signed manifests .*; the boot partition is unchanged/);

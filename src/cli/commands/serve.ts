@@ -1,4 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startOtaServer, type ServerAuth } from '../../node/ota-server.js';
@@ -48,10 +49,19 @@ export function registerServeCommand(program: Command): void {
         },
       );
       const manifests = (await readdir(dir)).filter((name) => name.endsWith('.json') && !name.startsWith('.'));
+      // Listening on every interface: name the addresses a board on the network can use.
+      const reachable = /\/\/(0\.0\.0\.0|\[::\]):/.test(server.url)
+        ? Object.values(networkInterfaces())
+            .flat()
+            .filter((address) => address && address.family === 'IPv4' && !address.internal)
+            .map((address) => server.url.replace(/\/\/[^/]+:/, `//${address!.address}:`))
+        : [server.url];
+      const base = reachable[0] ?? server.url;
       printText(
         [
           `Serving ${dir} on ${server.url}${auth ? ` (${auth.kind} auth required)` : ''} — Ctrl-C stops`,
-          ...manifests.map((name) => `  manifest: ${server.url}${encodeURIComponent(name)}`),
+          ...(reachable[0] !== server.url ? reachable.map((url) => `  reachable as ${url}`) : []),
+          ...manifests.map((name) => `  manifest: ${base}${encodeURIComponent(name)}`),
           manifests.length ? '' : `  (no .json manifest in ${dir} yet: esp32-ota manifest ${join(dir, 'micropython.bin')})`,
         ]
           .filter((line) => line !== '')
