@@ -2,6 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createCipheriv } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { networkBoard, type NetworkBoard } from '../helpers/network-board.js';
 
 let target: NetworkBoard;
@@ -107,5 +108,32 @@ os.sync()
 `);
     assert.equal(vfs, `${target.board.flash.size} True\nbytearray(b'\\xaaP\\x01\\x02')\n`);
     assert.equal(new TextDecoder().decode(target.board.readFile('synced.txt')), 'saved');
+  });
+});
+
+describe('module parity: the build modules and the u names', () => {
+  it('the WebAssembly build modules answer as on a board; u-prefixed names reach the board modules', async () => {
+    const out = await target.run(`
+import binascii, json, struct, re, deflate, io, collections, heapq, random, array, math, cmath, uctypes, framebuf, gc, micropython
+print(binascii.hexlify(b'ab'), binascii.crc32(b'esp32'), json.dumps({'a': [1, 2]}), struct.pack('<HI', 1, 2), re.match('a(b+)', 'abbb').group(1))
+b = io.BytesIO()
+with deflate.DeflateIO(b, deflate.ZLIB) as d:
+    d.write(b'x' * 100)
+print(deflate.DeflateIO(io.BytesIO(b.getvalue()), deflate.ZLIB).read() == b'x' * 100)
+h = [5, 1, 3]
+heapq.heapify(h)
+print(h[0], collections.OrderedDict([('b', 1), ('a', 2)]), array.array('H', [1, 2]), math.sqrt(16), round(cmath.sqrt(-4).imag))
+random.seed(1)
+print(0 <= random.getrandbits(8) < 256, uctypes.sizeof({'x': uctypes.UINT32 | 0}), gc.mem_free() > 0, micropython.const(3))
+fb = framebuf.FrameBuffer(bytearray(8), 8, 8, framebuf.MONO_VLSB)
+fb.pixel(1, 1, 1)
+print(fb.pixel(1, 1))
+import usocket, urequests, uhashlib, uos, uerrno, socket, requests
+print(usocket.socket is socket.socket, urequests.get is requests.get, uhashlib.md5 is not None, uos.sync is not None, uerrno.ETIMEDOUT)
+`);
+    assert.equal(
+      out,
+      `b'6162' ${crc32('esp32')} {"a": [1, 2]} b'\\x01\\x00\\x02\\x00\\x00\\x00' bbb\nTrue\n1 OrderedDict({'b': 1, 'a': 2}) array('H', [1, 2]) 4.0 2\nTrue 4 True 3\n1\nTrue True True True 116\n`,
+    );
   });
 });

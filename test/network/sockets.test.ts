@@ -132,3 +132,23 @@ w.connect('esp32-ota-sim', 'micropython')
     );
   });
 });
+
+describe('Ctrl-C during socket waits', () => {
+  it('a blocking recv ends with KeyboardInterrupt at the line that waits, and the board goes on', async () => {
+    const program = await target.client.startProgram(`
+import socket
+s = socket.socket()
+s.connect(('127.0.0.1', ${echoPort}))
+print('waiting')
+try:
+    s.recv(10)
+except KeyboardInterrupt:
+    print('interrupted')
+s.close()
+`);
+    await program.output.readUntil('waiting\r\n', { timeoutMs: 10_000 });
+    await program.write(Uint8Array.of(0x03));
+    assert.equal(new TextDecoder().decode(await program.finish()), 'interrupted\r\n');
+    assert.equal(await target.run('print(1 + 1)'), '2\n');
+  });
+});

@@ -18,6 +18,8 @@ export interface BoardPythonModule {
   readonly source: string;
   /** Installed only on a board with a network (socket, ssl, requests...). */
   readonly needsNetwork?: boolean;
+  /** Another name it answers to, as a board's C modules answer `import usocket` and `urequests` is frozen. */
+  readonly alias?: string;
 }
 
 /** Everything the worker needs to know about the board; structured-cloned into the worker. */
@@ -126,10 +128,11 @@ function installPythonModules(mp: MicroPython, modules: BoardInit['pythonModules
     '    def __repr__(self):',
     '        return "<module \'%s\'>" % self.__name__',
   ];
-  for (const { name, source } of modules) {
+  for (const { name, source, alias } of modules) {
     lines.push(`_namespace = {'__name__': ${JSON.stringify(name)}}`);
     lines.push(`exec(compile(${JSON.stringify(source)}, ${JSON.stringify(BOARD_SOURCE_NAME)}, 'exec'), _namespace)`);
     lines.push(`sys.modules[${JSON.stringify(name)}] = _BuiltinModule(${JSON.stringify(name)}, _namespace)`);
+    if (alias) lines.push(`sys.modules[${JSON.stringify(alias)}] = sys.modules[${JSON.stringify(name)}]`);
   }
   lines.push('del _namespace, _BuiltinModule, sys');
   mp.runPython(lines.join('\n'));
