@@ -231,5 +231,16 @@ describe('esp32-ota install-package and update --pull on a sim: board', () => {
     const status = JSON.parse(runCli(['status', '-d', board, '--json']).stdout);
     assert.equal(status.running, 'ota_1');
     assert.equal(status.pendingVerify, false);
+
+    const cases: [string[], RegExp][] = [
+      [['update', join(folder, 'app.json'), '-d', board, '--pull'], /with --pull the board downloads the firmware itself: give an http\(s\) URL it can reach/],
+      [['update', `${server.url}site.json`, '-d', board, '--token', 't'], /--token goes with --pull/],
+      [['update', `${server.url}site.json`, '-d', board, '--pull', '--extract'], /--extract is for host-driven updates/],
+    ];
+    for (const [args, message] of cases) {
+      const refused = await cli(args);
+      assert.equal(refused.code, 1, args.join(' '));
+      assert.match(refused.stderr, message);
+    }
   });
 });

@@ -27,8 +27,8 @@ export function registerInstallPackageCommand(program: Command): void {
       if (key) await client.exec(`f = open(${JSON.stringify(KEY_FILE)}, "w")\nf.write(${JSON.stringify(`${key.toLowerCase()}\n`)})\nf.close()\ndel f`);
       return installed;
     });
-    const stale = options.check ? result.files.length - result.current.length : 0;
     if (options.check) {
+      const stale = result.stale.length;
       printText(stale === 0 ? `The ota package ${result.version} in ${PACKAGE_DIRECTORY} is current (${result.current.length} files).` : `The ota package in ${PACKAGE_DIRECTORY} is missing or outdated: ${result.stale.join(', ')} (run without --check to install it).`);
       if (stale > 0) process.exitCode = 1;
       return;

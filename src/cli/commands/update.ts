@@ -135,14 +135,17 @@ function pullSummary(result: PullResult): string {
     `Updated '${result.target}': ${withThousands(result.written)} bytes, ${withThousands(result.downloaded)} downloaded by the board ` +
       `(${(result.downloaded / result.written).toFixed(2)}x), ${(result.elapsedMs / 1000).toFixed(1)} s, SHA-256 ${result.sha256}.`,
   ];
-  if (!result.after) lines.push(`The board boots '${result.target}' at its next reset (esp32-ota reset).`);
-  else if (result.confirmed) lines.push(`MicroPython ${result.after.version} runs from '${result.target}' and is confirmed.`);
-  else
-    lines.push(
-      `MicroPython ${result.after.version} runs from '${result.target}', NOT confirmed yet: the board rolls back to '${result.before.running}' at its next reset`,
-      `unless the app calls ota.rollback.cancel() (or run: esp32-ota rollback cancel).`,
-    );
-  return lines.join('\n');
+  return [...lines, ...outcome(result, 'ota.rollback.cancel()')].join('\n');
+}
+
+/** What runs after the update, and whether the bootloader keeps it. */
+function outcome(result: { target: string; after: UpdateResult['after']; confirmed: boolean; before: UpdateResult['before'] }, confirmCall: string): string[] {
+  if (!result.after) return [`The board boots '${result.target}' at its next reset (esp32-ota reset).`];
+  if (result.confirmed) return [`MicroPython ${result.after.version} runs from '${result.target}' and is confirmed.`];
+  return [
+    `MicroPython ${result.after.version} runs from '${result.target}', NOT confirmed yet: the board rolls back to '${result.before.running}' at its next reset`,
+    `unless the app calls ${confirmCall} (or run: esp32-ota rollback cancel).`,
+  ];
 }
 
 function summary(result: UpdateResult): string {
@@ -154,17 +157,7 @@ function summary(result: UpdateResult): string {
       (transfer.retransmits ? `, ${transfer.retransmits} frames sent again` : '') +
       '.',
   ];
-  if (!result.after) {
-    lines.push(`The board boots '${result.target}' at its next reset (esp32-ota reset).`);
-  } else if (result.confirmed) {
-    lines.push(`MicroPython ${result.after.version} runs from '${result.target}' and is confirmed.`);
-  } else {
-    lines.push(
-      `MicroPython ${result.after.version} runs from '${result.target}', NOT confirmed yet: the board rolls back to '${result.before.running}' at its next reset`,
-      `unless the app calls esp32.Partition.mark_app_valid_cancel_rollback() (or run: esp32-ota rollback cancel).`,
-    );
-  }
-  return lines.join('\n');
+  return [...lines, ...outcome(result, 'esp32.Partition.mark_app_valid_cancel_rollback()')].join('\n');
 }
 
 function resultJson(result: UpdateResult) {
