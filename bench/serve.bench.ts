@@ -12,7 +12,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, get } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
@@ -83,22 +83,19 @@ http {
   throw new Error(`nginx did not start (see ${join(work, 'error.log')})`);
 }
 
-/** esp32-ota serve as users run it: the CLI in a process of its own, its log lines to a file. */
+/** esp32-ota serve as users run it: the CLI in a process of its own, its log lines straight into a file (as nginx's). */
 async function startServe(root: string, logFile: string): Promise<{ url: string; process: ChildProcess }> {
   const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'serve', root, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const log = createWriteStream(logFile);
-  let first = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      log.write(chunk);
-      first += chunk.toString();
-      const match = /on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(first);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', () => reject(new Error(`esp32-ota serve exited early: ${first}`)));
-  });
-  return { url, process: child };
+  const log = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [cli, 'serve', root, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', log, 'inherit'] });
+  closeSync(log);
+  for (let i = 0; i < 200 && child.exitCode === null; i++) {
+    const match = /on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(await readFile(logFile, 'utf8'));
+    if (match) return { url: match[1]!, process: child };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill();
+  throw new Error(`esp32-ota serve did not start: ${await readFile(logFile, 'utf8')}`);
 }
 
 interface WrkResult {
