@@ -10,6 +10,9 @@ import { registerStatusCommand } from './commands/status.js';
 import { registerControlCommands } from './commands/control.js';
 import { registerUpdateCommand } from './commands/update.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerManifestCommands } from './commands/manifest.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerInstallPackageCommand } from './commands/install-package.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -26,6 +29,9 @@ export function buildProgram(): Command {
   registerControlCommands(program);
   registerUpdateCommand(program);
   registerDemoCommand(program);
+  registerManifestCommands(program);
+  registerServeCommand(program);
+  registerInstallPackageCommand(program);
   return program;
 }
 

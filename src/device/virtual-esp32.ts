@@ -19,6 +19,7 @@ import type { DeviceIdentity } from './micropython/identity.js';
 import { NorFlash, PowerCutError, type SharedFlash } from './nor-flash.js';
 import { ReplMachine, type HardResetReason, type StartupScriptName } from './repl/index.js';
 import { WorkerExecutor } from './worker-executor.js';
+import type { BoardNetwork, NetRequest } from './board/network-protocol.js';
 
 export type BoardState = 'off' | 'booting' | 'running' | 'halted';
 
@@ -32,6 +33,12 @@ export interface VirtualEsp32Options {
   /** Makes boots faster in tests and the simulator: the native hash for image verification. */
   readonly sha256?: (data: Uint8Array) => Uint8Array;
   readonly heapSize?: number;
+  /**
+   * The board's network (Wi-Fi, sockets, TLS), answered on the main thread:
+   * HostNetwork (src/node/host-network.ts) in Node. Without it the board has
+   * no network modules.
+   */
+  readonly network?: BoardNetwork;
 }
 
 const MODULES_URL = new URL('./board/esp32-hardware.js', import.meta.url);
@@ -163,11 +170,17 @@ export class VirtualEsp32 {
     this.executor.markFilesChanged();
   }
 
+  /** The board's network, as given in the options. */
+  get network(): BoardNetwork | undefined {
+    return this.options.network;
+  }
+
   /** Stops the interpreter; the flash keeps its contents. */
   async stop(): Promise<void> {
     await this.transition.catch(() => undefined);
     this.repl.stop();
     this.currentState = 'off';
+    this.options.network?.reset(() => undefined);
     await this.worker?.terminate();
     this.worker = undefined;
   }
@@ -207,7 +220,10 @@ export class VirtualEsp32 {
       uniqueIdHex: toHex(sha256(encoder.encode(`esp32-ota virtual board ${this.flash.size}`)).subarray(0, 6)),
       pythonModules: this.options.pythonModules,
       filesystemRoot: FILESYSTEM_ROOT,
+      network: this.options.network !== undefined,
     };
+    // A reset drops every connection, as on a chip.
+    this.options.network?.reset(() => this.worker?.wake());
     if (!this.worker) {
       this.worker = await MicroPythonWorker.start({
         identity: this.currentIdentity,
@@ -215,6 +231,7 @@ export class VirtualEsp32 {
         modulesInit: init,
         filesystemRoot: FILESYSTEM_ROOT,
         ...(this.options.heapSize ? { heapSize: this.options.heapSize } : {}),
+        ...(this.options.network && { hostCalls: this.networkCall(this.options.network) }),
         onOutput: (bytes) => this.emit(bytes),
       });
     } else {
@@ -226,6 +243,10 @@ export class VirtualEsp32 {
     const pending = this.pendingInput;
     this.pendingInput = [];
     for (const bytes of pending) this.repl.receive(bytes);
+  }
+
+  private networkCall(network: BoardNetwork) {
+    return (request: unknown) => network.handle(request as NetRequest);
   }
 
   private halt(): void {

@@ -68,3 +68,10 @@ export function writeCString(bytes: Uint8Array, offset: number, size: number, te
 export function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
+
+/** Standard base64 (RFC 4648), as MicroPython's binascii.a2b_base64 reads it. */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}

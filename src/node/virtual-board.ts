@@ -7,6 +7,7 @@ import { DEFAULT_FLASH_SIZE, buildGeneratedFirmware, defaultPartitionTable } fro
 import { VirtualEsp32, type VirtualEsp32Options } from '../device/virtual-esp32.js';
 import { boardPythonModules } from './board-python.js';
 import { nativeSha256 } from './native-hash.js';
+import { HostNetwork } from './host-network.js';
 
 /** The version of the bundled MicroPython interpreter, as a firmware version ('v1.27.0'). */
 export function bundledMicroPythonVersion(): string {
@@ -35,7 +36,10 @@ export function freshFlash(options: FreshFlashOptions = {}): SharedFlash {
   return shared;
 }
 
-/** A virtual board on `flash`, with the board modules and the native hash filled in. */
+/**
+ * A virtual board on `flash`, with the board modules, the native hash and a
+ * network (the host's, behind a virtual access point: HostNetwork) filled in.
+ */
 export function virtualBoard(flash: SharedFlash, options: Partial<Omit<VirtualEsp32Options, 'flash'>> = {}): VirtualEsp32 {
-  return new VirtualEsp32({ pythonModules: boardPythonModules(), sha256: nativeSha256, ...options, flash });
+  return new VirtualEsp32({ pythonModules: boardPythonModules(), sha256: nativeSha256, network: new HostNetwork(), ...options, flash });
 }

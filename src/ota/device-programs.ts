@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 
 const cache = new Map<string, string>();
 
-export function deviceProgram(name: 'status' | 'control'): string {
+export function deviceProgram(name: 'status' | 'control' | 'pull'): string {
   let source = cache.get(name);
   if (source === undefined) {
     source = readFileSync(new URL(`./device/${name}.py`, import.meta.url), 'utf8');

@@ -88,26 +88,41 @@ export async function update(link: BoardLink, client: ReplClient, file: Uint8Arr
   const image = { length: prepared.bytes.length, sha256: imageSha, version: prepared.version, extractedFrom: prepared.extractedFrom };
   if (options.reboot === false) return { image, before, target: target.label, transfer, after: undefined, confirmed: false };
 
+  const { after, confirmed } = await bootNewFirmware(link, client, { target: target.label, version: prepared.version, confirm: options.confirm === true, step });
+  return { image, before, target: target.label, transfer, after, confirmed };
+}
+
+/**
+ * After set_boot: resets the board, checks it came back on `target` running
+ * `version` (when known), and confirms it when asked. Shared by the
+ * host-driven update and the device-pull update (pull.ts).
+ */
+export async function bootNewFirmware(
+  link: BoardLink,
+  client: ReplClient,
+  expected: { readonly target: string; readonly version: string | undefined; readonly confirm: boolean; readonly step: (message: string) => void },
+): Promise<{ after: BoardStatus; confirmed: boolean }> {
+  const { target, version, step } = expected;
   step('Resetting the board');
   const fresh = await resetBoard(link, client);
   const after = await readStatus(fresh);
-  if (after.running !== target.label) {
+  if (after.running !== target) {
     throw new OtaError(
-      `the board came back on '${after.running}' (${after.version}), not on the new firmware in '${target.label}': ` +
+      `the board came back on '${after.running}' (${after.version}), not on the new firmware in '${target}': ` +
         'the bootloader refused the new image or rolled it back. The old firmware still runs.',
     );
   }
-  if (prepared.version && after.version !== prepared.version) {
-    throw new OtaError(`the board runs '${target.label}' but reports MicroPython ${after.version}, not ${prepared.version} as the image says`);
+  if (version && after.version !== version) {
+    throw new OtaError(`the board runs '${target}' but reports MicroPython ${after.version}, not ${version} as the image says`);
   }
-  step(`The board runs '${target.label}': MicroPython ${after.version}`);
+  step(`The board runs '${target}': MicroPython ${after.version}`);
   let confirmed = false;
-  if (options.confirm) {
+  if (expected.confirm) {
     const result = await rollback(fresh, 'cancel');
     confirmed = result.confirmed === true;
     step(confirmed ? 'Confirmed: the bootloader will keep this firmware' : 'This board has no rollback support: nothing to confirm');
   }
-  return { image, before, target: target.label, transfer, after: confirmed ? await readStatus(fresh) : after, confirmed };
+  return { after: confirmed ? await readStatus(fresh) : after, confirmed };
 }
 
 function checkExpectations(prepared: PreparedImage, imageSha: string, options: UpdateOptions): void {

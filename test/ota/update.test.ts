@@ -15,7 +15,7 @@ import { connectWebRepl } from '../../src/webrepl/node.js';
 import { ReplClient } from '../../src/repl/index.js';
 import { OtaError, readStatus, resetBoard, type BoardLink } from '../../src/ota/engine.js';
 import { update } from '../../src/ota/update.js';
-import { runCli } from '../helpers/run-cli.js';
+import { runCli, runCliAsync } from '../helpers/run-cli.js';
 import { OTA_TABLE, realFirmware } from '../helpers/testdata.js';
 import { bootedBoard } from '../helpers/virtual-board.js';
 
@@ -154,8 +154,6 @@ describe('esp32-ota update and demo', () => {
 
   it('downloads the firmware and a manifest over HTTP (loopback), and refuses an HTTP error clearly', async () => {
     const { createServer } = await import('node:http');
-    const { spawn } = await import('node:child_process');
-    const { fileURLToPath } = await import('node:url');
     const firmware = buildGeneratedFirmware({ version: 'v1.32.0', buildDate: '2026-04-04', size: 0x18000, seed: 12 });
     const manifest = JSON.stringify({ firmware: 'fw/micropython.bin', sha: toHex(nativeSha256(firmware)), length: firmware.length });
     const server = createServer((request, response) => {
@@ -167,15 +165,7 @@ describe('esp32-ota update and demo', () => {
     cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
     const port = (server.address() as { port: number }).port;
     // The CLI runs in a child process: the HTTP server must keep serving meanwhile, so no spawnSync here.
-    const cli = (args: string[]) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)), ...args]);
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => (stdout += chunk));
-        child.stderr.on('data', (chunk) => (stderr += chunk));
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+    const cli = runCliAsync;
     const board = `sim:${join(folder, 'http-board.bin')}`;
     const ok = await cli(['update', `http://127.0.0.1:${port}/ota/micropython.json`, '-d', board, '--json']);
     assert.equal(ok.code, 0, ok.stderr);

@@ -16,8 +16,10 @@ import { UserError } from '../errors.js';
 import { inFile, readInputFile, readInputText } from '../files.js';
 import { integerOption } from '../option-values.js';
 import { printText, stdout } from '../output.js';
+import { addNetworkFlags, describeFaults, networkOptionsOf, type NetworkFlags } from '../network-options.js';
+import { HostNetwork } from '../../node/host-network.js';
 
-interface SimOptions {
+interface SimOptions extends NetworkFlags {
   flash?: string;
   firmware?: string;
   table?: string;
@@ -32,7 +34,7 @@ const DEFAULT_TCP_PORT = 2323;
 const SAVE_INTERVAL_MS = 2000;
 
 export function registerSimCommand(program: Command): void {
-  program
+  const command = program
     .command('sim')
     .description('run a virtual ESP32 with MicroPython, reachable over TCP and/or WebREPL, to rehearse updates')
     .option('--flash <file>', 'flash image file: loaded if it exists, else created; saved on exit (default: in memory)')
@@ -42,10 +44,10 @@ export function registerSimCommand(program: Command): void {
     .option('--webrepl <port>', 'serve WebREPL (MicroPython uses 8266)', integerOption('--webrepl', { max: 65535 }))
     .option('--password <pw>', `WebREPL password, 4 to 9 characters (or set ${WEBREPL_PASSWORD_VARIABLE})`)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--no-rollback', 'a bootloader built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE')
-    .action(async (options: SimOptions) => {
-      await runSimulator(options);
-    });
+    .option('--no-rollback', 'a bootloader built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE');
+  addNetworkFlags(command).action(async (options: SimOptions) => {
+    await runSimulator(options);
+  });
 }
 
 async function runSimulator(options: SimOptions): Promise<void> {
@@ -68,8 +70,12 @@ async function runSimulator(options: SimOptions): Promise<void> {
   const signals = stopSignals();
   let board: VirtualEsp32 | undefined;
   try {
-    board = virtualBoard(existing ? await loadFlashFile(options.flash!) : freshFlash(freshOptions), { rollbackEnabled: options.rollback });
-    await serveBoard({ board, options, existing, password, servers, lock, stopped: signals.stopped });
+    const network = new HostNetwork(networkOptionsOf(options, options.host));
+    network.events.on('listening', (boardPort, hostPort) =>
+      printText(`\nesp32-ota sim: the board listens on port ${boardPort}: reach it at ${options.host}:${hostPort}`),
+    );
+    board = virtualBoard(existing ? await loadFlashFile(options.flash!) : freshFlash(freshOptions), { rollbackEnabled: options.rollback, network });
+    await serveBoard({ board, network, options, existing, password, servers, lock, stopped: signals.stopped });
   } finally {
     signals.dispose();
     for (const server of servers) await server.close();
@@ -80,6 +86,7 @@ async function runSimulator(options: SimOptions): Promise<void> {
 
 interface SimSession {
   readonly board: VirtualEsp32;
+  readonly network: HostNetwork;
   readonly options: SimOptions;
   readonly existing: boolean;
   readonly password: string | undefined;
@@ -105,7 +112,7 @@ function stopSignals(): { stopped: Promise<void>; dispose(): void } {
 }
 
 /** Powers the board on, serves it until Ctrl-C, and keeps its flash file up to date. */
-async function serveBoard({ board, options, existing, password, servers, lock, stopped }: SimSession): Promise<void> {
+async function serveBoard({ board, network, options, existing, password, servers, lock, stopped }: SimSession): Promise<void> {
   board.onOutput((bytes) => stdout().write(bytes));
   await board.powerOn();
   await board.idle();
@@ -130,6 +137,11 @@ async function serveBoard({ board, options, existing, password, servers, lock, s
     servers.push(server);
     lines.push(`  WebREPL on ${server.url}  (webrepl_cli.py, or a WebREPL page in a browser)`);
   }
+  const faults = describeFaults(network.currentFaults);
+  lines.push(
+    `  Wi-Fi: access point '${network.wifi.ssid}'${options.wifiAtBoot ? ', station connected at boot' : ', station off at boot'}${faults ? `; faults: ${faults}` : ''}`,
+    "  The board's sockets use this computer's network; a port the board listens on is printed when it does.",
+  );
   lines.push(`  Ctrl-C stops it${options.flash ? ` and saves the flash to ${options.flash}` : ''}.`, '');
   printText(lines.join('\n'));
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { nativeSha256 } from '../../node/native-hash.js';
 import { TransferError } from '../../ota/errors.js';
 import { checkImage, update, type UpdateOptions, type UpdateResult } from '../../ota/update.js';
+import { pullUpdate, type PullResult } from '../../ota/pull.js';
 import { withThousands } from '../../format/units.js';
 import { formatDeviceAddress } from '../../transport/device-address.js';
 import { addDeviceOptions, deviceAddressOf, withBoard, type DeviceOptions } from '../device-options.js';
@@ -23,6 +24,10 @@ interface UpdateCommandOptions extends DeviceOptions {
   window?: number;
   compress?: 'auto' | 'on' | 'off';
   json?: boolean;
+  pull?: boolean;
+  force?: boolean;
+  auth?: string;
+  token?: string;
 }
 
 export function registerUpdateCommand(program: Command): void {
@@ -39,8 +44,14 @@ export function registerUpdateCommand(program: Command): void {
       .option('--resume', 'continue an interrupted update: blocks already written and verified are not sent again')
       .option('--window <bytes>', 'bytes in flight, at least 64 (default: what the board announces)', integerOption('--window', { min: 64, unit: 'bytes' }))
       .option('--compress <mode>', 'auto | on | off (default auto: when the board has the deflate module)', choiceOption('--compress', ['auto', 'on', 'off'] as const))
+      .option('--pull', 'the board downloads FIRMWARE (a URL it can reach) itself with its ota package, installed or updated in /lib/ota first')
+      .option('--force', 'with --pull: write the manifest\'s firmware even if the board already runs that version')
+      .option('--auth <user:pass>', 'with --pull: HTTP basic auth the board sends')
+      .option('--token <token>', 'with --pull: bearer token the board sends')
       .option('--json', 'machine-readable result'),
   ).action(async (firmware: string, options: UpdateCommandOptions) => {
+    if (options.pull) return pullCommand(firmware, options);
+    for (const flag of ['force', 'auth', 'token'] as const) if (options[flag] !== undefined) throw new UserError(`--${flag} goes with --pull (the board downloading the firmware itself)`);
     const source = await loadFirmwareSource(firmware);
     const length = options.length ?? source.length;
     const sha = options.sha ?? source.sha;
@@ -93,8 +104,69 @@ function interrupted(error: TransferError, firmware: string, imageBytes: number)
   );
 }
 
-function summary(result: UpdateResult, options: DeviceOptions): string {
+async function pullCommand(source: string, options: UpdateCommandOptions): Promise<void> {
+  for (const flag of ['extract', 'resume', 'window', 'compress'] as const) {
+    if (options[flag] !== undefined) throw new UserError(`--${flag} is for host-driven updates; with --pull the board downloads and checks the firmware itself`);
+  }
+  if (options.sha !== undefined && !/^[0-9a-f]{64}$/i.test(options.sha)) throw new UserError(`the expected SHA-256 must be 64 hex digits, got '${options.sha}'`);
+  if (options.auth && options.token) throw new UserError('give --auth or --token, not both');
+  const colon = options.auth?.indexOf(':') ?? -1;
+  if (options.auth && colon <= 0) throw new UserError('--auth must be USER:PASSWORD');
+  const progress = options.json ? undefined : progressReporter();
+  const say = (message: string) => {
+    progress?.stop();
+    if (!options.json) printNote(message);
+  };
+  try {
+    const result = await withBoard(options, (device, client) =>
+      pullUpdate(device, client, {
+        source,
+        sha256: nativeSha256,
+        reboot: options.reboot,
+        ...(options.sha ? { sha: options.sha } : {}),
+        ...(options.length ? { length: options.length } : {}),
+        ...(options.force ? { force: true } : {}),
+        ...(options.confirm ? { confirm: true } : {}),
+        ...(options.auth ? { auth: { user: options.auth.slice(0, colon), password: options.auth.slice(colon + 1) } } : {}),
+        ...(options.token ? { token: options.token } : {}),
+        onStep: say,
+        ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
+      }),
+    );
+    if (options.json) printJson({ ...result, before: statusJson(result.before), after: result.after ? statusJson(result.after) : null });
+    else printText(pullSummary(result, options));
+  } finally {
+    progress?.stop();
+  }
+}
+
+function pullSummary(result: PullResult, options: DeviceOptions): string {
+  if (!result.changed) return `The board already runs this version: nothing written (--force writes it anyway).`;
+  const lines = [
+    `Updated '${result.target}': ${withThousands(result.written)} bytes, ${withThousands(result.downloaded)} downloaded by the board ` +
+      `(${(result.downloaded / result.written).toFixed(2)}x), ${(result.elapsedMs / 1000).toFixed(1)} s, SHA-256 ${result.sha256}.`,
+  ];
+  return [...lines, ...outcome(result, 'ota.rollback.cancel()', options)].join('\n');
+}
+
+/** What runs after the update, and whether the bootloader keeps it. */
+function outcome(
+  result: { target: string; after: UpdateResult['after']; confirmed: boolean; before: UpdateResult['before'] },
+  confirmCall: string,
+  options: DeviceOptions,
+): string[] {
+  if (!result.after) return [`The board boots '${result.target}' at its next reset (esp32-ota reset).`];
+  if (result.confirmed) return [`MicroPython ${result.after.version} runs from '${result.target}' and is confirmed.`];
   const address = deviceAddressOf(options);
+  return [
+    `MicroPython ${result.after.version} runs from '${result.target}', NOT confirmed yet: the board rolls back to '${result.before.running}' at its next reset`,
+    address.kind === 'sim'
+      ? `(and a sim: board is reset by the next command that opens it). To keep it, update with --confirm; to confirm it from another command, run the board with esp32-ota sim --flash FILE and use -d tcp:127.0.0.1:2323.`
+      : `unless the app calls ${confirmCall} (or run: esp32-ota rollback cancel -d ${formatDeviceAddress(address)}).`,
+  ];
+}
+
+function summary(result: UpdateResult, options: DeviceOptions): string {
   const transfer = result.transfer;
   const lines = [
     `Updated '${result.target}': ${result.image.length.toLocaleString('en')} bytes, ${transfer.wireBytes.toLocaleString('en')} on the wire ` +
@@ -103,19 +175,7 @@ function summary(result: UpdateResult, options: DeviceOptions): string {
       (transfer.retransmits ? `, ${transfer.retransmits} frames sent again` : '') +
       '.',
   ];
-  if (!result.after) {
-    lines.push(`The board boots '${result.target}' at its next reset (esp32-ota reset).`);
-  } else if (result.confirmed) {
-    lines.push(`MicroPython ${result.after.version} runs from '${result.target}' and is confirmed.`);
-  } else {
-    lines.push(`MicroPython ${result.after.version} runs from '${result.target}', NOT confirmed yet: the board rolls back to '${result.before.running}' at its next reset`);
-    lines.push(
-      address.kind === 'sim'
-        ? `(and a sim: board is reset by the next command that opens it). To keep it, update with --confirm; to confirm it from another command, run the board with esp32-ota sim --flash FILE and use -d tcp:127.0.0.1:2323.`
-        : `unless the app calls esp32.Partition.mark_app_valid_cancel_rollback() (or run: esp32-ota rollback cancel -d ${formatDeviceAddress(address)}).`,
-    );
-  }
-  return lines.join('\n');
+  return [...lines, ...outcome(result, 'esp32.Partition.mark_app_valid_cancel_rollback()', options)].join('\n');
 }
 
 function resultJson(result: UpdateResult) {

@@ -9,7 +9,18 @@ import type { InterpreterRuntime, RegisterDeviceModules } from '../micropython/d
 import { NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
 import type { PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
+import { networkModule } from './network-module.js';
+import { libraryModule } from './library-module.js';
 import { boardFilesystem, type FilesystemStore, type FileTree } from './filesystem-image.js';
+
+export interface BoardPythonModule {
+  readonly name: string;
+  readonly source: string;
+  /** Installed only on a board with a network (socket, ssl, requests...). */
+  readonly needsNetwork?: boolean;
+  /** Another name it answers to, as a board's C modules answer `import usocket` and `urequests` is frozen. */
+  readonly alias?: string;
+}
 
 /** Everything the worker needs to know about the board; structured-cloned into the worker. */
 export interface BoardInit {
@@ -23,9 +34,11 @@ export interface BoardInit {
   readonly resetCause: number;
   readonly uniqueIdHex: string;
   /** Python sources of the board's built-in modules, installed in this order. */
-  readonly pythonModules: readonly { readonly name: string; readonly source: string }[];
+  readonly pythonModules: readonly BoardPythonModule[];
   /** Directory of the interpreter's file system that Python sees as `/`. */
   readonly filesystemRoot: string;
+  /** The board has a network (the main thread answers `_esp32_net`'s host calls). */
+  readonly network: boolean;
 }
 
 export const register: RegisterDeviceModules = (mp, init, runtime) => {
@@ -37,7 +50,9 @@ export const register: RegisterDeviceModules = (mp, init, runtime) => {
   const files = new BoardFiles(mp.FS as unknown as EmscriptenFs, board.filesystemRoot, boardFilesystem(flash, board.table));
   files.load();
   mp.registerJsModule('_esp32_hw', hardwareModule(api, board, runtime, files));
-  installPythonModules(mp, board.pythonModules);
+  mp.registerJsModule('_esp32_lib', libraryModule(runtime, flash));
+  if (board.network) mp.registerJsModule('_esp32_net', networkModule(runtime));
+  installPythonModules(mp, board.pythonModules.filter((module) => board.network || !module.needsNetwork));
 };
 
 function hardwareModule(api: EspIdfApi, board: BoardInit, runtime: InterpreterRuntime, files: BoardFiles) {
@@ -113,10 +128,11 @@ function installPythonModules(mp: MicroPython, modules: BoardInit['pythonModules
     '    def __repr__(self):',
     '        return "<module \'%s\'>" % self.__name__',
   ];
-  for (const { name, source } of modules) {
+  for (const { name, source, alias } of modules) {
     lines.push(`_namespace = {'__name__': ${JSON.stringify(name)}}`);
     lines.push(`exec(compile(${JSON.stringify(source)}, ${JSON.stringify(BOARD_SOURCE_NAME)}, 'exec'), _namespace)`);
     lines.push(`sys.modules[${JSON.stringify(name)}] = _BuiltinModule(${JSON.stringify(name)}, _namespace)`);
+    if (alias) lines.push(`sys.modules[${JSON.stringify(alias)}] = sys.modules[${JSON.stringify(name)}]`);
   }
   lines.push('del _namespace, _BuiltinModule, sys');
   mp.runPython(lines.join('\n'));

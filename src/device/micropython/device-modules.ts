@@ -31,6 +31,18 @@ export interface InterpreterRuntime {
   heap(): Uint8Array;
   /** Sleeps; Ctrl-C ends the sleep with KeyboardInterrupt in the calling Python code. */
   sleepMs(milliseconds: number): void;
+  /** A synchronous call to MicroPythonWorker's `hostCalls` handler on the main thread; see host-call.ts. */
+  hostCall(request: unknown): unknown;
+  /**
+   * The doorbell of things from outside: it changes when stdin gets bytes,
+   * on Ctrl-C, and when the host calls MicroPythonWorker.wake() (a socket
+   * became readable...). Read it, look for work, then waitForEvent(seen).
+   */
+  eventCount(): number;
+  /** Sleeps until eventCount() differs from `seen` or the timeout passes; raises KeyboardInterrupt on Ctrl-C. */
+  waitForEvent(seen: number, timeoutMs: number): void;
+  /** Bytes waiting in the UART's receive buffer (sys.stdin). */
+  stdinAvailable(): number;
 }
 
 export type RegisterDeviceModules = (mp: MicroPython, init: unknown, runtime: InterpreterRuntime) => void | Promise<void>;

@@ -16,6 +16,7 @@ import { execPrivately } from './private-exec.js';
 import { probeInterruptSites } from './probe-interpreter.js';
 import type { ExecutionMode, ExecutionResult, InterpreterSettings } from './protocol.js';
 import type { StdinRing } from './stdin-ring.js';
+import type { HostCaller } from './host-call.js';
 import { WasmHeap } from './wasm-heap.js';
 
 export interface SessionHost {
@@ -23,6 +24,7 @@ export interface SessionHost {
   interruptControl: SharedArrayBuffer;
   onOutput(bytes: Uint8Array): void;
   onStdinSpace(): void;
+  hostCaller?: HostCaller;
 }
 
 /** A JavaScript error escaped through the interpreter: its C state is no longer consistent. */
@@ -76,6 +78,17 @@ export class InterpreterSession {
         },
         heap: () => heap.bytes(),
         sleepMs,
+        hostCall: (request) => {
+          if (!host.hostCaller) throw new Error('this interpreter was started without host calls');
+          return host.hostCaller.call(request);
+        },
+        eventCount: () => host.stdin.signal,
+        waitForEvent: (seen, timeoutMs) => {
+          if (line.isPending()) raiser.raisePending();
+          host.stdin.waitForSignal(seen, timeoutMs);
+          if (line.isPending()) raiser.raisePending();
+        },
+        stdinAvailable: () => host.stdin.available,
       };
       const modules = (await import(settings.modulesUrl)) as { register?: RegisterDeviceModules };
       if (typeof modules.register !== 'function') {

@@ -14,6 +14,7 @@ import {
 } from './keyboard-interrupt.js';
 import type { ExecutionMode, ExecutionResult, FromWorker, InterpreterSettings, ToWorker, WorkerBootData } from './protocol.js';
 import { StdinRing } from './stdin-ring.js';
+import { HostCallServer, type HostCallHandler } from './host-call.js';
 import { concatBytes } from '../../format/bytes.js';
 
 export type { ExecutionMode, ExecutionResult } from './protocol.js';
@@ -39,6 +40,8 @@ export interface MicroPythonWorkerOptions {
   modulesInit?: unknown;
   /** Output produced while no execute() is in progress (e.g. by register()). */
   onOutput?: (bytes: Uint8Array) => void;
+  /** Serves InterpreterRuntime.hostCall() of the board's modules (e.g. the network), on the main thread. */
+  hostCalls?: HostCallHandler;
 }
 
 /** What a restart may change: a hard reset may boot another firmware. */
@@ -69,12 +72,14 @@ export class MicroPythonWorker {
   private readonly queuedInput: Uint8Array[] = [];
   private terminated = false;
   private workerAlive = false;
+  private hostCallServer: HostCallServer | undefined;
 
   private constructor(
     private settings: InterpreterSettings,
     private readonly stdin: StdinRing,
     private readonly interruptControl: SharedArrayBuffer,
     private readonly onIdleOutput: ((bytes: Uint8Array) => void) | undefined,
+    private readonly hostCalls: HostCallHandler | undefined,
   ) {}
 
   static async start(options: MicroPythonWorkerOptions = {}): Promise<MicroPythonWorker> {
@@ -93,6 +98,7 @@ export class MicroPythonWorker {
       StdinRing.allocate(options.stdinCapacity ?? 64 * 1024),
       allocateInterruptControl(),
       options.onOutput,
+      options.hostCalls,
     );
     await interpreter.spawn();
     return interpreter;
@@ -175,9 +181,19 @@ export class MicroPythonWorker {
     return concatBytes(inRing.subarray(0, this.stdin.read(inRing)), ...this.queuedInput.splice(0));
   }
 
+  /**
+   * Wakes Python code that waits for something from outside (select.poll,
+   * a socket's recv, time.sleep's check for Ctrl-C): call it whenever such a
+   * thing happened on the host. Spurious wake-ups are harmless.
+   */
+  wake(): void {
+    this.stdin.wake();
+  }
+
   async terminate(): Promise<void> {
     if (this.terminated) return;
     this.terminated = true;
+    this.hostCallServer?.close();
     this.line = undefined;
     const error = new Error('the interpreter was terminated');
     this.rejectRunning(error);
@@ -221,14 +237,18 @@ export class MicroPythonWorker {
   }
 
   private spawn(): Promise<void> {
+    this.hostCallServer?.close();
+    this.hostCallServer = this.hostCalls ? new HostCallServer(this.hostCalls) : undefined;
+    const hostCalls = this.hostCallServer?.workerEnd;
     const boot: WorkerBootData = {
       stdinBuffer: this.stdin.buffer,
       interruptControl: this.interruptControl,
       settings: this.settings,
+      ...(hostCalls && { hostCalls }),
     };
     return new Promise((resolve, reject) => {
       this.starting = { resolve, reject };
-      const worker = new Worker(WORKER_URL, { workerData: boot });
+      const worker = new Worker(WORKER_URL, { workerData: boot, transferList: hostCalls ? [hostCalls.port] : [] });
       this.worker = worker;
       this.workerAlive = true;
       worker.on('message', (message: FromWorker) => this.receive(message));

@@ -2,6 +2,7 @@
 import type { ResetKind } from './device-modules.js';
 import type { DeviceIdentity } from './identity.js';
 import type { InterruptSites } from './keyboard-interrupt.js';
+import type { HostCallEnd } from './host-call.js';
 
 export type ExecutionMode = 'exec' | 'single';
 
@@ -33,6 +34,7 @@ export interface WorkerBootData {
   stdinBuffer: SharedArrayBuffer;
   interruptControl: SharedArrayBuffer;
   settings: InterpreterSettings;
+  hostCalls?: HostCallEnd;
 }
 
 export type ToWorker =

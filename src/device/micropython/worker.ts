@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { InterpreterSession, type SessionHost } from './interpreter-session.js';
 import type { FromWorker, InterpreterSettings, ToWorker, WorkerBootData } from './protocol.js';
 import { StdinRing } from './stdin-ring.js';
+import { HostCaller } from './host-call.js';
 
 const port = parentPort!;
 const boot = workerData as WorkerBootData;
@@ -18,6 +19,7 @@ const host: SessionHost = {
   interruptControl: boot.interruptControl,
   onOutput: (bytes) => post({ type: 'output', bytes }),
   onStdinSpace: () => post({ type: 'stdin-space' }),
+  ...(boot.hostCalls && { hostCaller: new HostCaller(boot.hostCalls) }),
 };
 
 let session: InterpreterSession | undefined;

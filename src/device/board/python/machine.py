@@ -33,3 +33,21 @@ def freq(hz=None):
 
 def idle():
     pass
+
+
+class RTC:
+    # The clock is the host's; datetime(tuple) keeps an offset to it, which
+    # RTC().datetime() reports (time.time() and time.localtime() stay the host's).
+    _offset = 0
+
+    def datetime(self, value=None):
+        import time
+
+        if value is None:
+            tm = time.gmtime(time.time() + RTC._offset)
+            return (tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0)
+        year, month, day, _weekday, hour, minute, second = value[:7]
+        RTC._offset = time.mktime((year, month, day, hour, minute, second, 0, 0)) - time.time()
+
+    def init(self, value):
+        self.datetime(value)

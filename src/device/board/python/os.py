@@ -63,3 +63,10 @@ stat = _with_board_errno(_board_stat)
 ilistdir = _with_board_errno(_board_ilistdir)
 builtins.open = _with_board_errno(builtins.open)
 del _name
+
+
+def sync():
+    # Saves the files to the vfs partition now (they are also saved after every REPL command).
+    import _esp32_hw
+
+    _esp32_hw.fs_sync()

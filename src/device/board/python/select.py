@@ -1,0 +1,115 @@
+# select of the esp32-ota virtual ESP32: poll() and select() over the board's
+# sockets, sys.stdin (the UART) and any other stream, waiting without
+# spinning: the host wakes the interpreter when a socket changes or the UART
+# receives, as the board's poll wakes on lwIP and UART events.
+import json
+import sys
+import select as _select
+import _esp32_net
+
+POLLIN = 0x01
+POLLOUT = 0x04
+POLLERR = 0x08
+POLLHUP = 0x10
+# Other streams are asked this often while waiting (they cannot ring the doorbell).
+_OTHER_STREAM_POLL_MS = 10
+
+
+def _is_stdin(obj):
+    return obj is sys.stdin or obj is getattr(sys.stdin, "buffer", None) or obj == 0
+
+
+class poll:
+    def __init__(self):
+        self._entries = []  # [obj, eventmask]
+
+    def _find(self, obj):
+        for entry in self._entries:
+            if entry[0] is obj:
+                return entry
+        return None
+
+    def register(self, obj, eventmask=POLLIN | POLLOUT):
+        entry = self._find(obj)
+        if entry:
+            entry[1] = eventmask
+        else:
+            self._entries.append([obj, eventmask])
+
+    def unregister(self, obj):
+        entry = self._find(obj)
+        if entry:
+            self._entries.remove(entry)
+
+    def modify(self, obj, eventmask):
+        entry = self._find(obj)
+        if entry is None:
+            raise OSError(2)  # ENOENT, as the board
+        entry[1] = eventmask
+
+    def poll(self, timeout=-1):
+        return [(obj, events) for obj, events in self._ready(timeout)]
+
+    def ipoll(self, timeout=-1, flags=0):
+        for obj, events in self._ready(timeout):
+            if flags & 1:
+                self.modify(obj, 0)
+            yield (obj, events)
+
+    def _ready(self, timeout):
+        timeout = -1 if timeout is None or timeout < 0 else int(timeout)
+        sockets = []
+        stdin_events = 0
+        others = []
+        for obj, mask in self._entries:
+            if hasattr(obj, "_id") and obj._id is not None:
+                sockets.append((obj, mask))
+            elif _is_stdin(obj):
+                stdin_events |= mask
+            elif mask:
+                others.append((obj, mask))
+        request = json.dumps([[obj._id, mask] for obj, mask in sockets])
+        waited = 0
+        while True:
+            step = timeout
+            if others:
+                step = _OTHER_STREAM_POLL_MS if timeout < 0 else min(_OTHER_STREAM_POLL_MS, timeout - waited)
+            ready_sockets, stdin_ready = json.loads(_esp32_net.poll(request, stdin_events, step))
+            found = [(obj, ready) for (obj, _), ready in zip(sockets, ready_sockets) if ready]
+            if stdin_ready:
+                found += [(obj, stdin_ready & mask) for obj, mask in self._entries if _is_stdin(obj) and stdin_ready & mask]
+            found += self._others_ready(others)
+            if found or not others:
+                return found
+            waited += step
+            if 0 <= timeout <= waited:
+                return found
+
+    @staticmethod
+    def _others_ready(others):
+        if not others:
+            return []
+        poller = _select.poll()
+        for obj, mask in others:
+            poller.register(obj, mask)
+        return poller.poll(0)
+
+
+def select(rlist, wlist, xlist, timeout=None):
+    poller = poll()
+    for obj in rlist:
+        poller.register(obj, POLLIN)
+    for obj in wlist:
+        entry = poller._find(obj)
+        if entry:
+            entry[1] |= POLLOUT
+        else:
+            poller.register(obj, POLLOUT)
+    for obj in xlist:
+        if poller._find(obj) is None:
+            poller.register(obj, 0)
+    ready = poller.poll(-1 if timeout is None else int(timeout * 1000))
+    readable = [obj for obj, events in ready if events & (POLLIN | POLLHUP | POLLERR) and obj in rlist]
+    writable = [obj for obj, events in ready if events & (POLLOUT | POLLHUP | POLLERR) and obj in wlist]
+    broken = [obj for obj, events in ready if events & POLLERR and obj in xlist]
+    return readable, writable, broken
