@@ -93,6 +93,8 @@ class BoardSocket {
   udp: UdpSocket | undefined;
   boundHost = '0.0.0.0';
   boundPort = 0;
+  /** The host port serving this socket's board port, while it listens. */
+  hostPort: number | undefined;
   /** Data the link has not delivered yet (latency, bandwidth). */
   readonly inFlight: Chunk[] = [];
   /** Data the board can read now. */
@@ -380,10 +382,8 @@ export class HostNetwork implements BoardNetwork {
       // The board's port is its own; on the host it gets a free port, told through hostPort() and 'listening'.
       server.listen({ host: this.listenHost, port: 0 }, () => {
         const address = server.address();
-        const hostPort = typeof address === 'object' && address ? address.port : 0;
-        this.listeningPorts.set(socket.boundPort, hostPort);
-        this.events.emit('listening', socket.boundPort, hostPort);
-        resolve(ok(hostPort));
+        this.announceListening(socket, typeof address === 'object' && address ? address.port : 0);
+        resolve(ok());
       });
     });
   }
@@ -450,8 +450,7 @@ export class HostNetwork implements BoardNetwork {
     return new Promise((resolve) => {
       udp.once('error', (error: NodeJS.ErrnoException) => resolve(fail(errnoOf(error, false))));
       udp.bind(0, this.listenHost, () => {
-        this.listeningPorts.set(socket.boundPort, udp.address().port);
-        this.events.emit('listening', socket.boundPort, udp.address().port);
+        this.announceListening(socket, udp.address().port);
         resolve(ok());
       });
     });
@@ -602,10 +601,14 @@ export class HostNetwork implements BoardNetwork {
     socket.server?.close();
     for (const pending of socket.pendingAccepts) pending.destroy();
     socket.udp?.close();
-    for (const [boardPort, hostPort] of this.listeningPorts) {
-      const address = socket.server?.address();
-      if (typeof address === 'object' && address?.port === hostPort) this.listeningPorts.delete(boardPort);
-    }
+    if (socket.hostPort !== undefined && this.listeningPorts.get(socket.boundPort) === socket.hostPort) this.listeningPorts.delete(socket.boundPort);
+    socket.hostPort = undefined;
+  }
+
+  private announceListening(socket: BoardSocket, hostPort: number): void {
+    socket.hostPort = hostPort;
+    this.listeningPorts.set(socket.boundPort, hostPort);
+    this.events.emit('listening', socket.boundPort, hostPort);
   }
 }
 
