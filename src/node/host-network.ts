@@ -10,6 +10,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { isIP, Server, Socket, createServer } from 'node:net';
 import { TLSSocket, checkServerIdentity, connect as connectTls, createSecureContext } from 'node:tls';
 import { EventEmitter } from 'node:events';
+import { X509Certificate } from 'node:crypto';
 import {
   BoardErrno,
   DNS_FAILURE,
@@ -482,18 +483,30 @@ export class HostNetwork implements BoardNetwork {
   private startTls(socket: BoardSocket, options: TlsOptions): NetAnswer {
     const plain = socket.stream;
     if (!plain || socket.state !== 'connected') return fail(BoardErrno.ENOTCONN);
+    const verify = options.verifyMode === 2 || (options.verifyMode === 1 && options.cadata !== undefined);
+    // A board has no CA store: without cadata nothing verifies.
+    if (verify && !options.serverSide && !options.cadata) return fail(MBEDTLS_X509_CERT_VERIFY_FAILED, MBEDTLS_VERIFY_TEXT);
+    // modtls_mbedtls.c raises ValueError('invalid cert') / ('invalid key') for data mbedTLS cannot parse.
+    try {
+      for (const certificate of [...(options.cadata ?? []), ...(options.cert ? [options.cert] : [])]) new X509Certificate(toPem(certificate));
+    } catch {
+      return fail(BoardErrno.EINVAL, 'invalid cert');
+    }
+    let context: ReturnType<typeof createSecureContext>;
+    try {
+      context = createSecureContext({
+        ...(options.cadata && { ca: options.cadata.map(toPem) }),
+        ...(options.cert && { cert: toPem(options.cert) }),
+        ...(options.key && { key: Buffer.from(options.key) }),
+      });
+    } catch {
+      return fail(BoardErrno.EINVAL, 'invalid key');
+    }
+    // The TLS socket takes over the connection: its events are the board socket's now.
     plain.removeAllListeners('data');
     plain.removeAllListeners('end');
     plain.removeAllListeners('error');
     plain.removeAllListeners('close');
-    const verify = options.verifyMode === 2 || (options.verifyMode === 1 && options.cadata !== undefined);
-    // A board has no CA store: without cadata nothing verifies.
-    if (verify && !options.serverSide && !options.cadata) return fail(MBEDTLS_X509_CERT_VERIFY_FAILED, MBEDTLS_VERIFY_TEXT);
-    const context = createSecureContext({
-      ...(options.cadata && { ca: options.cadata.map(toPem) }),
-      ...(options.cert && { cert: toPem(options.cert) }),
-      ...(options.key && { key: Buffer.from(options.key) }),
-    });
     const secure = options.serverSide
       ? new TLSSocket(plain, { isServer: true, secureContext: context })
       : connectTls({
