@@ -102,12 +102,14 @@ async function runSimulator(options: SimOptions): Promise<void> {
     savedAt = operations;
     await saveFlashFile(options.flash, board.flash);
   };
-  await save();
-  const timer = setInterval(() => void save(), SAVE_INTERVAL_MS);
-  await new Promise<void>((resolve) => {
+  // Listen for Ctrl-C before the first save: a Ctrl-C during it must still stop cleanly.
+  const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  await save();
+  const timer = setInterval(() => void save(), SAVE_INTERVAL_MS);
+  await stopped;
   clearInterval(timer);
   for (const server of servers) await server.close();
   await board.stop();
