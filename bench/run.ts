@@ -4,6 +4,7 @@ import { benchFormats, FIRMWARE } from './formats.bench.js';
 import { benchDevice } from './device.bench.js';
 import { benchTransfer } from './transfer.bench.js';
 import { benchNetwork } from './network.bench.js';
+import { benchLittleFs } from './littlefs.bench.js';
 
 try {
   await access(FIRMWARE);
@@ -16,3 +17,4 @@ for (const line of await benchFormats()) console.log(line);
 for (const line of await benchDevice()) console.log(line);
 for (const line of await benchTransfer()) console.log(line);
 for (const line of await benchNetwork()) console.log(line);
+for (const line of await benchLittleFs()) console.log(line);
