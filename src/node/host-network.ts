@@ -10,6 +10,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { isIP, Server, Socket, createServer } from 'node:net';
 import { TLSSocket, checkServerIdentity, connect as connectTls, createSecureContext } from 'node:tls';
 import { EventEmitter } from 'node:events';
+import { X509Certificate } from 'node:crypto';
 import {
   BoardErrno,
   DNS_FAILURE,
@@ -93,6 +94,8 @@ class BoardSocket {
   udp: UdpSocket | undefined;
   boundHost = '0.0.0.0';
   boundPort = 0;
+  /** The host port serving this socket's board port, while it listens. */
+  hostPort: number | undefined;
   /** Data the link has not delivered yet (latency, bandwidth). */
   readonly inFlight: Chunk[] = [];
   /** Data the board can read now. */
@@ -380,10 +383,8 @@ export class HostNetwork implements BoardNetwork {
       // The board's port is its own; on the host it gets a free port, told through hostPort() and 'listening'.
       server.listen({ host: this.listenHost, port: 0 }, () => {
         const address = server.address();
-        const hostPort = typeof address === 'object' && address ? address.port : 0;
-        this.listeningPorts.set(socket.boundPort, hostPort);
-        this.events.emit('listening', socket.boundPort, hostPort);
-        resolve(ok(hostPort));
+        this.announceListening(socket, typeof address === 'object' && address ? address.port : 0);
+        resolve(ok());
       });
     });
   }
@@ -450,8 +451,7 @@ export class HostNetwork implements BoardNetwork {
     return new Promise((resolve) => {
       udp.once('error', (error: NodeJS.ErrnoException) => resolve(fail(errnoOf(error, false))));
       udp.bind(0, this.listenHost, () => {
-        this.listeningPorts.set(socket.boundPort, udp.address().port);
-        this.events.emit('listening', socket.boundPort, udp.address().port);
+        this.announceListening(socket, udp.address().port);
         resolve(ok());
       });
     });
@@ -483,18 +483,30 @@ export class HostNetwork implements BoardNetwork {
   private startTls(socket: BoardSocket, options: TlsOptions): NetAnswer {
     const plain = socket.stream;
     if (!plain || socket.state !== 'connected') return fail(BoardErrno.ENOTCONN);
+    const verify = options.verifyMode === 2 || (options.verifyMode === 1 && options.cadata !== undefined);
+    // A board has no CA store: without cadata nothing verifies.
+    if (verify && !options.serverSide && !options.cadata) return fail(MBEDTLS_X509_CERT_VERIFY_FAILED, MBEDTLS_VERIFY_TEXT);
+    // modtls_mbedtls.c raises ValueError('invalid cert') / ('invalid key') for data mbedTLS cannot parse.
+    try {
+      for (const certificate of [...(options.cadata ?? []), ...(options.cert ? [options.cert] : [])]) new X509Certificate(toPem(certificate));
+    } catch {
+      return fail(BoardErrno.EINVAL, 'invalid cert');
+    }
+    let context: ReturnType<typeof createSecureContext>;
+    try {
+      context = createSecureContext({
+        ...(options.cadata && { ca: options.cadata.map(toPem) }),
+        ...(options.cert && { cert: toPem(options.cert) }),
+        ...(options.key && { key: Buffer.from(options.key) }),
+      });
+    } catch {
+      return fail(BoardErrno.EINVAL, 'invalid key');
+    }
+    // The TLS socket takes over the connection: its events are the board socket's now.
     plain.removeAllListeners('data');
     plain.removeAllListeners('end');
     plain.removeAllListeners('error');
     plain.removeAllListeners('close');
-    const verify = options.verifyMode === 2 || (options.verifyMode === 1 && options.cadata !== undefined);
-    // A board has no CA store: without cadata nothing verifies.
-    if (verify && !options.serverSide && !options.cadata) return fail(MBEDTLS_X509_CERT_VERIFY_FAILED, MBEDTLS_VERIFY_TEXT);
-    const context = createSecureContext({
-      ...(options.cadata && { ca: options.cadata.map(toPem) }),
-      ...(options.cert && { cert: toPem(options.cert) }),
-      ...(options.key && { key: Buffer.from(options.key) }),
-    });
     const secure = options.serverSide
       ? new TLSSocket(plain, { isServer: true, secureContext: context })
       : connectTls({
@@ -602,10 +614,14 @@ export class HostNetwork implements BoardNetwork {
     socket.server?.close();
     for (const pending of socket.pendingAccepts) pending.destroy();
     socket.udp?.close();
-    for (const [boardPort, hostPort] of this.listeningPorts) {
-      const address = socket.server?.address();
-      if (typeof address === 'object' && address?.port === hostPort) this.listeningPorts.delete(boardPort);
-    }
+    if (socket.hostPort !== undefined && this.listeningPorts.get(socket.boundPort) === socket.hostPort) this.listeningPorts.delete(socket.boundPort);
+    socket.hostPort = undefined;
+  }
+
+  private announceListening(socket: BoardSocket, hostPort: number): void {
+    socket.hostPort = hostPort;
+    this.listeningPorts.set(socket.boundPort, hostPort);
+    this.events.emit('listening', socket.boundPort, hostPort);
   }
 }
 

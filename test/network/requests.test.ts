@@ -69,7 +69,7 @@ print(n, binascii.hexlify(h.digest()).decode())
     assert.equal(out, `200 b'OK' 1600000 application/octet-stream ${digest}\n1600000 ${digest}\n`);
   });
 
-  it('follows a redirect to another port, sends basic auth and JSON, and returns a 404 as a value', async () => {
+  it("follows a redirect to another port, sends basic auth and JSON, json.load()s .raw (as the seed's from_json), returns a 404 as a value", async () => {
     const out = await target.run(`
 import requests
 r = requests.get('${http.url}/redirect')
@@ -77,12 +77,16 @@ print(r.status_code, r.text)
 print(requests.get('${http.url}/private', auth=('ota', 's3cret')).json())
 print(requests.get('${http.url}/private', headers={}).status_code)
 print(sorted(requests.post('${http.url}/echo', json={'a': 1}).json().items()))
+import json
+r = requests.get('${http.url}/private', auth=('ota', 's3cret'))
+print(json.load(r.raw))
+r.close()
 r = requests.get('${http.url}/missing')
 print(r.status_code, r.reason, r.text)
 `);
     assert.equal(
       out,
-      `200 other port: GET /moved\n{'authorised': True}\n401\n[('length', '8'), ('method', 'POST'), ('type', 'application/json')]\n404 b'Not Found' not found\n\n`,
+      `200 other port: GET /moved\n{'authorised': True}\n401\n[('length', '8'), ('method', 'POST'), ('type', 'application/json')]\n{'authorised': True}\n404 b'Not Found' not found\n\n`,
     );
   });
 

@@ -86,3 +86,15 @@ print(r.status_code, r.text)
     assert.equal(out, '200 secure /file\n');
   });
 });
+
+describe('TLS input errors', () => {
+  it('cadata that is no certificate raises ValueError, as mbedTLS does', async () => {
+    const out = await target.run(`${connect()}
+try:
+    ssl.wrap_socket(opened(), cert_reqs=ssl.CERT_REQUIRED, cadata=b'not a certificate')
+except ValueError as e:
+    print('ValueError', e)
+`);
+    assert.equal(out, 'ValueError invalid cert\n');
+  });
+});

@@ -68,6 +68,9 @@ class poll:
                 stdin_events |= mask
             elif mask:
                 others.append((obj, mask))
+        if not sockets:
+            # No board sockets: the build's own poll serves stdin and other streams.
+            return self._others_ready([(obj, mask) for obj, mask in self._entries if mask], timeout)
         request = json.dumps([[obj._id, mask] for obj, mask in sockets])
         waited = 0
         while True:
@@ -86,13 +89,13 @@ class poll:
                 return found
 
     @staticmethod
-    def _others_ready(others):
+    def _others_ready(others, timeout=0):
         if not others:
             return []
         poller = _select.poll()
         for obj, mask in others:
             poller.register(obj, mask)
-        return poller.poll(0)
+        return poller.poll(timeout)
 
 
 def select(rlist, wlist, xlist, timeout=None):

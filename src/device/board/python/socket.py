@@ -117,9 +117,6 @@ class socket(io.IOBase):
     def makefile(self, mode="rb", buffering=0):
         return self
 
-    def fileno(self):
-        return self._live() + 53
-
     def recv(self, size):
         buffer = bytearray(size)
         count = self._recv_into(buffer, size, 0)

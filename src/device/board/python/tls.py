@@ -52,6 +52,8 @@ class SSLContext:
             options["key"] = _hex(self._key)
         answer = json.loads(_esp32_net.tls(sock._live(), json.dumps(options)))
         if not answer["ok"]:
+            if answer.get("message") in ("invalid cert", "invalid key"):
+                raise ValueError(answer["message"])
             _socket._raise(answer)
         secure = SSLSocket(_socket.AF_INET, _socket.SOCK_STREAM, 0, sock._id)
         secure._timeout = sock._timeout
