@@ -14,6 +14,8 @@ export interface AgentConfig {
   readonly idleMs: number;
   /** Report the CRC-32 of the blocks already in the partition before taking frames. */
   readonly resume: boolean;
+  /** Frames come base64-encoded (a link that carries only text). */
+  readonly text?: boolean;
 }
 
 let cached: Promise<string> | undefined;
@@ -58,6 +60,6 @@ export function agentProgram(source: string, config: AgentConfig): string {
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`agent ${name} must be a non-negative integer, not ${value}`);
   }
-  lines.push(`_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0})`);
+  lines.push(`_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0}, ${config.text ? 1 : 0})`);
   return lines.join('\n') + '\n';
 }
