@@ -14,6 +14,7 @@ import type { Transport } from '../transport/transport.js';
 import type { BoardInit } from './board/esp32-hardware.js';
 import { boardFilesystem, type FilesystemStore } from './board/filesystem-image.js';
 import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
+import type { SpawnInterpreterThread } from './micropython/interpreter-thread.js';
 import { MicroPythonWorker } from './micropython/micropython-worker.js';
 import type { DeviceIdentity } from './micropython/identity.js';
 import { NorFlash, PowerCutError, type SharedFlash } from './nor-flash.js';
@@ -32,6 +33,8 @@ export interface VirtualEsp32Options {
   /** Makes boots faster in tests and the simulator: the native hash for image verification. */
   readonly sha256?: (data: Uint8Array) => Uint8Array;
   readonly heapSize?: number;
+  /** Where the interpreter runs (default: a Node worker thread; a page passes a Web Worker). */
+  readonly spawnInterpreter?: SpawnInterpreterThread;
 }
 
 const MODULES_URL = new URL('./board/esp32-hardware.js', import.meta.url);
@@ -215,6 +218,7 @@ export class VirtualEsp32 {
         modulesInit: init,
         filesystemRoot: FILESYSTEM_ROOT,
         ...(this.options.heapSize ? { heapSize: this.options.heapSize } : {}),
+        ...(this.options.spawnInterpreter ? { spawnThread: this.options.spawnInterpreter } : {}),
         onOutput: (bytes) => this.emit(bytes),
       });
     } else {

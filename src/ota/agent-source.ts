@@ -3,6 +3,7 @@
  * program shipped next to this module (the build copies it to dist/src/ota/),
  * and the compact form in which it is uploaded through the raw REPL.
  */
+import { loadShippedText } from './shipped-text.js';
 
 export interface AgentConfig {
   /** Partition label, or 'next' for `Partition(RUNNING).get_next_update()`. */
@@ -18,22 +19,9 @@ export interface AgentConfig {
   readonly text?: boolean;
 }
 
-let cached: Promise<string> | undefined;
-
 /** agent.py as shipped (read once). Node reads it from disk; a browser fetches it next to this module. */
 export function loadAgentSource(): Promise<string> {
-  cached ??= (async () => {
-    const url = new URL('./agent.py', import.meta.url);
-    if (url.protocol === 'file:') {
-      const { readFile } = await import('node:fs/promises');
-      return readFile(url, 'utf8');
-    }
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`cannot load the transfer agent from ${url.href}: HTTP ${response.status}`);
-    return response.text();
-  })();
-  cached.catch(() => (cached = undefined));
-  return cached;
+  return loadShippedText(new URL('./agent.py', import.meta.url));
 }
 
 /**

@@ -23,6 +23,8 @@ export interface SessionHost {
   interruptControl: SharedArrayBuffer;
   onOutput(bytes: Uint8Array): void;
   onStdinSpace(): void;
+  /** Loads settings.modulesUrl (default: import()); a bundled page hands over its own copy of the modules. */
+  importModules?: (url: string) => Promise<unknown>;
 }
 
 /** A JavaScript error escaped through the interpreter: its C state is no longer consistent. */
@@ -77,7 +79,8 @@ export class InterpreterSession {
         heap: () => heap.bytes(),
         sleepMs,
       };
-      const modules = (await import(settings.modulesUrl)) as { register?: RegisterDeviceModules };
+      const load = host.importModules ?? ((url: string) => import(url) as Promise<unknown>);
+      const modules = (await load(settings.modulesUrl)) as { register?: RegisterDeviceModules };
       if (typeof modules.register !== 'function') {
         throw new Error(`${settings.modulesUrl} does not export a register(mp, init, runtime) function`);
       }

@@ -5,7 +5,6 @@
  * host types while code runs reach it through a shared stdin ring; the
  * interrupt character raises KeyboardInterrupt in it through shared memory.
  */
-import { Worker } from 'node:worker_threads';
 import { DEFAULT_IDENTITY, type DeviceIdentity } from './identity.js';
 import {
   KeyboardInterruptLine,
@@ -13,6 +12,7 @@ import {
   allocateInterruptControl,
 } from './keyboard-interrupt.js';
 import type { ExecutionMode, ExecutionResult, FromWorker, InterpreterSettings, ToWorker, WorkerBootData } from './protocol.js';
+import type { InterpreterThread, SpawnInterpreterThread } from './interpreter-thread.js';
 import { StdinRing } from './stdin-ring.js';
 import { concatBytes } from '../../format/bytes.js';
 
@@ -39,6 +39,8 @@ export interface MicroPythonWorkerOptions {
   modulesInit?: unknown;
   /** Output produced while no execute() is in progress (e.g. by register()). */
   onOutput?: (bytes: Uint8Array) => void;
+  /** Starts the interpreter's thread; default: a Node worker thread (node-thread.ts, loaded only then). */
+  spawnThread?: SpawnInterpreterThread;
 }
 
 /** What a restart may change: a hard reset may boot another firmware. */
@@ -58,10 +60,16 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+/** Not a literal import: a page's bundler must not follow it into Node's worker_threads. */
+const NODE_THREAD_MODULE = './node-thread.js';
+
+async function nodeThreadSpawner(): Promise<SpawnInterpreterThread> {
+  const module = (await import(/* @vite-ignore */ NODE_THREAD_MODULE)) as { spawnNodeThread: SpawnInterpreterThread };
+  return module.spawnNodeThread;
+}
 
 export class MicroPythonWorker {
-  private worker!: Worker;
+  private worker!: InterpreterThread;
   private line: KeyboardInterruptLine | undefined;
   private running: RunningExecution | undefined;
   private starting: Waiter | undefined;
@@ -75,6 +83,7 @@ export class MicroPythonWorker {
     private readonly stdin: StdinRing,
     private readonly interruptControl: SharedArrayBuffer,
     private readonly onIdleOutput: ((bytes: Uint8Array) => void) | undefined,
+    private readonly spawnThread: SpawnInterpreterThread,
   ) {}
 
   static async start(options: MicroPythonWorkerOptions = {}): Promise<MicroPythonWorker> {
@@ -93,6 +102,7 @@ export class MicroPythonWorker {
       StdinRing.allocate(options.stdinCapacity ?? 64 * 1024),
       allocateInterruptControl(),
       options.onOutput,
+      options.spawnThread ?? (await nodeThreadSpawner()),
     );
     await interpreter.spawn();
     return interpreter;
@@ -228,15 +238,16 @@ export class MicroPythonWorker {
     };
     return new Promise((resolve, reject) => {
       this.starting = { resolve, reject };
-      const worker = new Worker(WORKER_URL, { workerData: boot });
+      const worker: InterpreterThread = this.spawnThread(boot, {
+        message: (message) => this.receive(message),
+        error: (error) => this.fail(worker, error),
+        exit: (code) => {
+          if (worker === this.worker) this.workerAlive = false;
+          this.fail(worker, new Error(`the interpreter thread exited (code ${code})`));
+        },
+      });
       this.worker = worker;
       this.workerAlive = true;
-      worker.on('message', (message: FromWorker) => this.receive(message));
-      worker.on('error', (error) => this.fail(worker, error));
-      worker.on('exit', (code) => {
-        if (worker === this.worker) this.workerAlive = false;
-        this.fail(worker, new Error(`the interpreter thread exited (code ${code})`));
-      });
     });
   }
 
@@ -269,7 +280,7 @@ export class MicroPythonWorker {
     }
   }
 
-  private fail(worker: Worker, error: Error): void {
+  private fail(worker: InterpreterThread, error: Error): void {
     if (worker !== this.worker || this.terminated) return;
     this.line = undefined;
     this.rejectRunning(error);
