@@ -37,7 +37,8 @@ export interface VirtualEsp32Options {
   readonly spawnInterpreter?: SpawnInterpreterThread;
 }
 
-const MODULES_URL = new URL('./board/esp32-hardware.js', import.meta.url);
+/** Not a literal in new URL(…): a page's bundler would copy the file; a page hands the worker its own bundled copy. */
+const MODULES_FILE = './board/esp32-hardware.js';
 const FILESYSTEM_ROOT = '/flash';
 const RESET_CAUSE: Record<ResetReason, number> = { POWERON_RESET: 1, SW_CPU_RESET: 5, RTCWDT_RTC_RESET: 3 };
 const encoder = new TextEncoder();
@@ -214,7 +215,7 @@ export class VirtualEsp32 {
     if (!this.worker) {
       this.worker = await MicroPythonWorker.start({
         identity: this.currentIdentity,
-        modulesUrl: MODULES_URL,
+        modulesUrl: new URL(MODULES_FILE, import.meta.url),
         modulesInit: init,
         filesystemRoot: FILESYSTEM_ROOT,
         ...(this.options.heapSize ? { heapSize: this.options.heapSize } : {}),

@@ -45,6 +45,8 @@ export interface UpdateResult {
   /** After the reset; undefined with reboot: false. */
   readonly after: BoardStatus | undefined;
   readonly confirmed: boolean;
+  /** The client to go on with: after the reset a new one, in the board's raw REPL. */
+  readonly client: ReplClient;
 }
 
 export async function update(link: BoardLink, client: ReplClient, file: Uint8Array, options: UpdateOptions = {}): Promise<UpdateResult> {
@@ -72,7 +74,7 @@ export async function update(link: BoardLink, client: ReplClient, file: Uint8Arr
   await setBoot(client, target.label);
   step(`'${target.label}' is set to boot next`);
   const image = { length: prepared.bytes.length, sha256: imageSha, version: prepared.version, extractedFrom: prepared.extractedFrom };
-  if (options.reboot === false) return { image, before, target: target.label, transfer, after: undefined, confirmed: false };
+  if (options.reboot === false) return { image, before, target: target.label, transfer, after: undefined, confirmed: false, client };
 
   step('Resetting the board');
   const fresh = await resetBoard(link, client);
@@ -93,7 +95,7 @@ export async function update(link: BoardLink, client: ReplClient, file: Uint8Arr
     confirmed = result.confirmed === true;
     step(confirmed ? 'Confirmed: the bootloader will keep this firmware' : 'This board has no rollback support: nothing to confirm');
   }
-  return { image, before, target: target.label, transfer, after: confirmed ? await readStatus(fresh) : after, confirmed };
+  return { image, before, target: target.label, transfer, after: confirmed ? await readStatus(fresh) : after, confirmed, client: fresh };
 }
 
 function checkExpectations(prepared: PreparedImage, imageSha: string, options: UpdateOptions): void {

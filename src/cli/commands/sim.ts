@@ -10,6 +10,7 @@ import { WEBREPL_PASSWORD_VARIABLE } from '../../node/open-device.js';
 import { serveUartOverTcp, serveWebRepl, type ListeningServer } from '../../node/sim-servers.js';
 import type { WebReplServer } from '../../webrepl/node.js';
 import { UserError } from '../errors.js';
+import { parsePort } from '../port-option.js';
 import { readInputFile, readInputText } from '../files.js';
 import { printText } from '../output.js';
 
@@ -110,10 +111,4 @@ async function readFirmware(path: string): Promise<Uint8Array> {
   if (file.kind === 'app-image') return bytes.subarray(0, file.appLength);
   if (file.kind === 'combined-image' || file.kind === 'flash-dump') return extractApp(bytes, file).bytes;
   throw new UserError(`${path} is a partition table, not firmware: pass it with --table (as CSV)`);
-}
-
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`not a port number: '${text}'`);
-  return port;
 }

@@ -25,6 +25,8 @@ export interface SessionHost {
   onStdinSpace(): void;
   /** Loads settings.modulesUrl (default: import()); a bundled page hands over its own copy of the modules. */
   importModules?: (url: string) => Promise<unknown>;
+  /** Where micropython.wasm is (default: next to the package's micropython.mjs). */
+  wasmUrl?: string;
 }
 
 /** A JavaScript error escaped through the interpreter: its C state is no longer consistent. */
@@ -53,6 +55,7 @@ export class InterpreterSession {
       stdout: () => {},
       stderr: () => {},
       linebuffer: false,
+      ...(host.wasmUrl ? { url: host.wasmUrl } : {}),
     });
     const heap = new WasmHeap(memory, mp._module);
     const sites = probeInterruptSites(mp, heap);

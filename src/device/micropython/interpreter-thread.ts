@@ -25,20 +25,20 @@ export type SpawnInterpreterThread = (boot: WorkerBootData, events: InterpreterT
  * Serves one thread's messages: owns one InterpreterSession at a time. Python
  * code runs synchronously, so while it runs the thread takes no messages; the
  * main thread reaches it through shared memory (stdin ring, interrupt line).
- * `importModules` loads the board's modules file (settings.modulesUrl).
+ * A bundled page passes `loading`: its own copy of the board's modules and the URL of micropython.wasm.
  */
 export async function serveInterpreterThread(
   boot: WorkerBootData,
   post: (message: FromWorker) => void,
   onMessage: (listener: (message: ToWorker) => void) => void,
-  importModules?: (url: string) => Promise<unknown>,
+  loading: Pick<SessionHost, 'importModules' | 'wasmUrl'> = {},
 ): Promise<void> {
   const host: SessionHost = {
     stdin: new StdinRing(boot.stdinBuffer),
     interruptControl: boot.interruptControl,
     onOutput: (bytes: Uint8Array) => post({ type: 'output', bytes }),
     onStdinSpace: () => post({ type: 'stdin-space' }),
-    ...(importModules ? { importModules } : {}),
+    ...loading,
   };
   let session: InterpreterSession | undefined;
   const startSession = async (settings: WorkerBootData['settings']): Promise<void> => {
