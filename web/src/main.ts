@@ -211,7 +211,10 @@ async function loadFile(chosen: File): Promise<void> {
 
 /** The CLI's checks (prepareImage, checkBoardTakes) against the board as it is now. */
 function checkFile(): void {
-  if (!file?.prepared) return;
+  if (!file?.prepared) {
+    updateButton.disabled = true;
+    return;
+  }
   const prepared = file.prepared;
   const checks: Check[] = [];
   checks.push({
@@ -263,6 +266,10 @@ updateButton.addEventListener('click', () => {
         },
       });
       await refreshStatus(current, result.client);
+      // The file is on the board now: start the next update from a fresh choice.
+      file = undefined;
+      fileInput.value = '';
+      $('file-info').replaceChildren();
       say('connection', `Updated: the board runs MicroPython ${current.status.version} from '${current.status.running}'. Keep it or roll back below.`);
       $('verdict-text').focus();
     } catch (error) {

@@ -1,5 +1,6 @@
 /** What the page shows, built from the same models the CLI prints: board status, flash layout, firmware file. */
-import { hex } from '../../src/format/bytes.js';
+import { hex, toHex } from '../../src/format/bytes.js';
+import { sha256 } from '../../src/format/hash.js';
 import { activeEntryIndex, isBlankEntry, otaStateName } from '../../src/format/otadata.js';
 import type { Partition } from '../../src/format/partition-table.js';
 import { humanSize, withThousands } from '../../src/format/units.js';
@@ -107,7 +108,8 @@ export function renderFileInfo(container: HTMLElement, name: string, fileLength:
     definition(list, 'Chip', prepared.image.header.chip ?? `unknown (id ${prepared.image.header.chipId})`);
     definition(list, 'App image', `${withThousands(prepared.bytes.length)} bytes (${size(prepared.bytes.length)})`);
     if (description) definition(list, 'Built', `${description.date} ${description.time}, ESP-IDF ${description.idfVersion}`);
-    if (prepared.image.computedSha256) definition(list, 'SHA-256', Array.from(prepared.image.computedSha256, (b) => b.toString(16).padStart(2, '0')).join(''));
+    // Of the whole app image: what the board checks after writing it.
+    definition(list, 'SHA-256', toHex(sha256(prepared.bytes)));
   }
   const checkList = element('ul', { class: 'checks', 'aria-label': 'Pre-flight checks' });
   for (const check of checks) checkList.append(element('li', { class: check.ok ? 'ok' : 'bad' }, element('span', { 'aria-hidden': 'true' }, check.ok ? '✓ ' : '✗ '), check.ok ? '' : element('strong', {}, 'Refused: '), check.text));

@@ -36,7 +36,7 @@ export async function openWebSerial(baudRate: number): Promise<WebSerialTranspor
   try {
     await port.open({ baudRate });
   } catch (error) {
-    throw new Error(`cannot open the serial port: ${(error as Error).message} (is another program, e.g. a serial monitor, using it?)`);
+    throw new Error(`cannot open the serial port: ${(error as Error).message} (is another program, e.g. a serial monitor, using it?)`, { cause: error });
   }
   const setLines = (lines: ControlLines): Promise<void> => port.setSignals({ dataTerminalReady: lines.dtr, requestToSend: lines.rts });
   await setLines(RUN_LINES);
