@@ -2,7 +2,7 @@
 import { access } from 'node:fs/promises';
 import { benchFormats, FIRMWARE } from './formats.bench.js';
 import { benchDevice } from './device.bench.js';
-import { benchTransfer } from './transfer.bench.js';
+import { benchTextFraming, benchTransfer } from './transfer.bench.js';
 
 try {
   await access(FIRMWARE);
@@ -13,4 +13,5 @@ try {
 console.log(`esp32-ota benchmarks (node ${process.version}; ratio = median time / baseline median)`);
 for (const line of await benchFormats()) console.log(line);
 for (const line of await benchDevice()) console.log(line);
+for (const line of await benchTextFraming()) console.log(line);
 for (const line of await benchTransfer()) console.log(line);
