@@ -6,7 +6,7 @@
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const WEB_PAGE_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -34,7 +34,7 @@ export interface WebPageServer {
 }
 
 export async function serveWebPage(options: { port: number; host?: string; root?: string }): Promise<WebPageServer> {
-  const root = options.root ?? WEB_PAGE_ROOT;
+  const root = resolve(options.root ?? WEB_PAGE_ROOT) + sep;
   if (!existsSync(join(root, 'index.html'))) throw new Error(`the web page is not built (no ${join(root, 'index.html')}): run npm run build`);
   const host = options.host ?? '127.0.0.1';
   const server: Server = createServer((request, response) => {

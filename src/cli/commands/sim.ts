@@ -83,6 +83,11 @@ async function runSimulator(options: SimOptions): Promise<void> {
     lines.push(`  WebREPL on ${server.url}  (webrepl_cli.py, or a WebREPL page in a browser)`);
   }
   lines.push(`  Ctrl-C stops it${options.flash ? ` and saves the flash to ${options.flash}` : ''}.`, '');
+  // Listen before telling anyone how to connect: a Ctrl-C right after the message must stop us cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   printText(lines.join('\n'));
 
   let savedAt = board.flash.stats().operations;
@@ -94,10 +99,7 @@ async function runSimulator(options: SimOptions): Promise<void> {
   };
   await save();
   const timer = setInterval(() => void save(), SAVE_INTERVAL_MS);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   clearInterval(timer);
   for (const server of servers) await server.close();
   await board.stop();
