@@ -84,7 +84,8 @@ async function shot(page: Page, name: string): Promise<void> {
 async function connectWebRepl(page: Page, url: string): Promise<void> {
   await page.getByLabel('Address').fill(url);
   await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Connect' }).click();
+  // From the keyboard: Enter in the password field submits the form.
+  await page.getByLabel('Password').press('Enter');
   await field(page, 'running').waitFor();
 }
 
@@ -119,6 +120,7 @@ describe('web page over WebREPL (virtual ESP32 served by the test)', () => {
     assert.match((await field(page, 'version').textContent()) ?? '', /^MicroPython v1\.27\.0/);
     assert.equal(await field(page, 'running').textContent(), 'ota_0');
     assert.equal(await field(page, 'next-update').textContent(), 'ota_1');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'status-heading', 'focus moves to the board once connected');
     // The flash picture: one segment per partition, to scale, running and next update marked.
     const running = page.locator('.flash-bar .segment.running');
     const next = page.locator('.flash-bar .segment.next-update');

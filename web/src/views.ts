@@ -60,7 +60,7 @@ export function renderFlashMap(container: HTMLElement, status: BoardStatus): voi
   const bar = element('div', { class: 'flash-bar', role: 'img', 'aria-labelledby': 'flash-heading', 'aria-describedby': 'flash-table' });
   const segment = (offset: number, length: number, label: string, classes: string[], title: string): void => {
     const part = element('div', { class: ['segment', ...classes].join(' '), title, style: `flex-basis: ${(length / flashSize) * 100}%` });
-    if (length / flashSize >= 0.12) part.append(element('span', {}, label));
+    if (length / flashSize >= 0.08) part.append(element('span', {}, label));
     bar.append(part);
   };
   segment(0, partitions[0]?.offset ?? 0, 'boot', ['system'], `bootloader and partition table, 0x0–${hex(partitions[0]?.offset ?? 0)}`);
