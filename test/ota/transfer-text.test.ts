@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import type { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
 import { buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
 import { nativeSha256 } from '../../src/node/native-hash.js';
+import { FrameType, decodeFrame, encodeFrame, encodeWireFrame } from '../../src/ota/frames.js';
 import { transferImage } from '../../src/ota/transfer.js';
 import { ReplClient } from '../../src/repl/index.js';
 import type { Transport } from '../../src/transport/transport.js';
@@ -58,13 +59,28 @@ async function connected(): Promise<{ board: VirtualEsp32; link: Transport }> {
   return { board, link: board.connect() };
 }
 
+describe('base64 wire frames', () => {
+  it('are the binary frame as base64: 16 characters of header starting with p, then the payload', () => {
+    const payload = Uint8Array.from({ length: 1000 }, (_, i) => (i * 37) & 0xff);
+    const wire = encodeWireFrame('base64', FrameType.Data, 7, payload);
+    const text = new TextDecoder().decode(wire);
+    assert.match(text, /^p[A-Za-z0-9+/]{15}[A-Za-z0-9+/]+=*$/);
+    assert.equal(text.length, 16 + Math.ceil(1000 / 3) * 4);
+    const binary = new Uint8Array([...Buffer.from(text.slice(0, 16), 'base64'), ...Buffer.from(text.slice(16), 'base64')]);
+    assert.deepEqual(binary, encodeFrame(FrameType.Data, 7, payload));
+    const decoded = decodeFrame(binary);
+    assert.ok(!('error' in decoded) && decoded.seq === 7);
+    assert.deepEqual(encodeWireFrame('binary', FrameType.Data, 7, payload), encodeFrame(FrameType.Data, 7, payload));
+  });
+});
+
 describe('transfer over a text-only link (base64 framing)', () => {
   it('writes the image byte for byte, with only UTF-8 on the link both ways, and no raw paste', async () => {
     const { board, link } = await connected();
     const text = textLink(link);
     const client = new ReplClient(text.transport);
     const image = buildGeneratedFirmware({ version: 'v1.99.0', buildDate: '2026-01-02', size: 200_000, seed: 9 });
-    const result = await transferImage(client, text.transport, image, { sha256: nativeSha256, idleTimeoutMs: 1000 });
+    const result = await transferImage(client, text.transport, image, { sha256: nativeSha256 });
     assert.equal(result.framing, 'base64');
     assert.equal(result.compression, 'deflate');
     assert.deepEqual(text.problems, []);
@@ -87,7 +103,7 @@ describe('transfer over a text-only link (base64 framing)', () => {
     });
     const client = new ReplClient(text.transport);
     const image = buildGeneratedFirmware({ version: 'v1.99.1', buildDate: '2026-01-02', size: 60_000, seed: 3 });
-    const result = await transferImage(client, text.transport, image, { sha256: nativeSha256, idleTimeoutMs: 1000 });
+    const result = await transferImage(client, text.transport, image, { sha256: nativeSha256 });
     assert.ok(flipped);
     assert.ok(result.retransmits >= 1, 'the damaged frame was sent again');
     assert.ok(Buffer.from(board.flash.read(OTA_1, image.length)).equals(Buffer.from(image)));
@@ -97,7 +113,7 @@ describe('transfer over a text-only link (base64 framing)', () => {
     const { link } = await connected();
     const client = new ReplClient(link);
     const image = buildGeneratedFirmware({ version: 'v1.99.2', buildDate: '2026-01-02', size: 20_000, seed: 4 });
-    const result = await transferImage(client, link, image, { sha256: nativeSha256, idleTimeoutMs: 1000 });
+    const result = await transferImage(client, link, image, { sha256: nativeSha256 });
     assert.equal(result.framing, 'binary');
   });
 });
