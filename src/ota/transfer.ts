@@ -151,7 +151,7 @@ export async function transferImage(client: ReplClient, transport: Transport, im
 
   let running: RunningProgram;
   try {
-    await enterRawReplTakingOver(client, transport, idleMs);
+    await enterRawReplTakingOver(client, transport, idleMs, framing);
     running = await client.startProgram(program, { timeoutMs: stallMs });
   } catch (error) {
     if (error instanceof TransportClosedError || transport.closed) {
@@ -185,15 +185,16 @@ export async function transferImage(client: ReplClient, transport: Transport, im
  * whatever read the agent is in with spaces (harmless to either REPL) and
  * waits for the agent's idle timeout, after which the board is at its raw REPL.
  */
-async function enterRawReplTakingOver(client: ReplClient, transport: Transport, idleMs: number): Promise<void> {
+async function enterRawReplTakingOver(client: ReplClient, transport: Transport, idleMs: number, framing: Framing): Promise<void> {
   try {
     await client.enterRawRepl({ timeoutMs: 1500 });
     return;
   } catch (error) {
     if (!(error instanceof ReplTimeoutError)) throw error;
   }
-  // Enough for the longest read of either framing (a base64 frame is the longer).
-  await transport.write(new Uint8Array(base64Length(FRAME_HEADER_SIZE) + base64Length(MAX_PAYLOAD)).fill(0x20));
+  // Enough for the longest read of an agent of the same framing (an interrupted transfer is resumed over the same kind of link).
+  const longestFrame = framing === 'base64' ? base64Length(FRAME_HEADER_SIZE) + base64Length(MAX_PAYLOAD) : FRAME_HEADER_SIZE + MAX_PAYLOAD;
+  await transport.write(new Uint8Array(longestFrame).fill(0x20));
   await client.reader.drain({ quietMs: idleMs + 500, timeoutMs: 4 * idleMs + 10_000 });
   await client.enterRawRepl();
 }
