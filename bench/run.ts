@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { benchFormats, FIRMWARE } from './formats.bench.js';
 import { benchDevice } from './device.bench.js';
 import { benchTextFraming, benchTransfer } from './transfer.bench.js';
+import { benchLittleFs } from './littlefs.bench.js';
 
 try {
   await access(FIRMWARE);
@@ -15,3 +16,4 @@ for (const line of await benchFormats()) console.log(line);
 for (const line of await benchDevice()) console.log(line);
 for (const line of await benchTextFraming()) console.log(line);
 for (const line of await benchTransfer()) console.log(line);
+for (const line of await benchLittleFs()) console.log(line);
