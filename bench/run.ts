@@ -2,7 +2,7 @@
 import { access } from 'node:fs/promises';
 import { benchFormats, FIRMWARE } from './formats.bench.js';
 import { benchDevice } from './device.bench.js';
-import { benchTransfer } from './transfer.bench.js';
+import { benchTextFraming, benchTransfer } from './transfer.bench.js';
 import { benchLittleFs } from './littlefs.bench.js';
 import { benchNetwork } from './network.bench.js';
 import { benchServe } from './serve.bench.js';
@@ -16,6 +16,7 @@ try {
 console.log(`esp32-ota benchmarks (node ${process.version}; ratio = median time / baseline median)`);
 for (const line of await benchFormats()) console.log(line);
 for (const line of await benchDevice()) console.log(line);
+for (const line of await benchTextFraming()) console.log(line);
 for (const line of await benchTransfer()) console.log(line);
 for (const line of await benchLittleFs()) console.log(line);
 for (const line of await benchNetwork()) console.log(line);

@@ -69,13 +69,38 @@ export async function benchTransfer(): Promise<string[]> {
   return lines;
 }
 
+/**
+ * The cost of the base64 framing that a browser's WebREPL link needs (a text
+ * frame must be UTF-8), against binary frames in the same run: the real image,
+ * compressed, to the virtual board over an unthrottled link. The time includes
+ * the virtual board's pure-Python a2b_base64 (a board has it in C).
+ */
+export async function benchTextFraming(): Promise<string[]> {
+  const image = extractApp(new Uint8Array(await readFile(FIRMWARE))).bytes;
+  const runs: Record<string, Run> = {};
+  for (const framing of ['binary', 'base64'] as const) {
+    runs[framing] = await onBoard(undefined, async (client, link) => {
+      const result = await transferImage(client, link, image, { sha256: nativeSha256, framing });
+      if (result.framing !== framing) throw new Error(`asked for ${framing} framing, got ${result.framing}`);
+    });
+  }
+  const [binary, base64] = [runs['binary']!, runs['base64']!];
+  return [
+    'transfer framing for text-only links (a browser on WebREPL): base64 vs binary frames, real image, unthrottled link',
+    `  wire bytes: binary ${binary.wireBytes.toLocaleString('en')}, base64 ${base64.wireBytes.toLocaleString('en')}: ratio ${(base64.wireBytes / binary.wireBytes).toFixed(3)} ` +
+      `(${(base64.wireBytes / image.length).toFixed(3)} of the image; bound 4/3 = 1.333 on the frames)`,
+    `  time: binary ${seconds(binary.ms)}, base64 ${seconds(base64.ms)}: ratio ${(base64.ms / binary.ms).toFixed(2)} (the virtual board decodes base64 in pure Python)`,
+  ];
+}
+
 /** A fresh board, a throttled link to it that counts what the host sends, the time and flash busy time of `work`. */
-async function onBoard(baud: number, work: (client: ReplClient, link: Transport) => Promise<void>): Promise<Run> {
+async function onBoard(baud: number | undefined, work: (client: ReplClient, link: Transport) => Promise<void>): Promise<Run> {
   const board = virtualBoard(freshFlash());
   await board.powerOn();
   await board.idle();
   try {
-    const { transport, written } = counting(throttle(board.connect(), { bitsPerSecond: baud }));
+    const link = board.connect();
+    const { transport, written } = counting(baud === undefined ? link : throttle(link, { bitsPerSecond: baud }));
     const client = new ReplClient(transport, { timeoutMs: 60_000 });
     const busyBefore = busy(board);
     const start = performance.now();

@@ -13,6 +13,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerManifestCommands } from './commands/manifest.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerInstallPackageCommand } from './commands/install-package.js';
+import { registerWebCommand } from './commands/web.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerManifestCommands(program);
   registerServeCommand(program);
   registerInstallPackageCommand(program);
+  registerWebCommand(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 /** Progress of a transfer for people: a bar with bytes, rate and ETA on a terminal, a line per 10% otherwise. */
 import cliProgress from 'cli-progress';
 import { humanSize, withThousands } from '../format/units.js';
+import { rateAndEta } from '../ota/progress-rate.js';
 import type { TransferProgress } from '../ota/transfer.js';
 import { stderr, type OutputStream } from './output.js';
 
@@ -12,16 +13,6 @@ export interface ProgressReporter {
 export function progressReporter(stream: OutputStream = stderr()): ProgressReporter {
   // Only a terminal (a real NodeJS.WriteStream) has isTTY set.
   return stream.isTTY ? barReporter(stream as NodeJS.WriteStream) : lineReporter(stream);
-}
-
-function rateAndEta(progress: TransferProgress): { rate: string; eta: string } {
-  const seconds = progress.elapsedMs / 1000;
-  const perSecond = seconds > 0 ? progress.ackedBytes / seconds : 0;
-  const remaining = perSecond > 0 ? (progress.imageBytes - progress.ackedBytes) / perSecond : NaN;
-  return {
-    rate: perSecond > 0 ? `${humanSize(Math.round(perSecond))}/s` : '-',
-    eta: Number.isFinite(remaining) ? `${Math.ceil(remaining)} s` : '-',
-  };
 }
 
 function barReporter(stream: NodeJS.WriteStream): ProgressReporter {

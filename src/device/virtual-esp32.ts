@@ -14,6 +14,7 @@ import type { Transport } from '../transport/transport.js';
 import type { BoardInit } from './board/esp32-hardware.js';
 import { boardFilesystem, type FilesystemStore } from './board/filesystem-image.js';
 import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
+import type { SpawnInterpreterThread } from './micropython/interpreter-thread.js';
 import { MicroPythonWorker } from './micropython/micropython-worker.js';
 import type { DeviceIdentity } from './micropython/identity.js';
 import { NorFlash, PowerCutError, type SharedFlash } from './nor-flash.js';
@@ -39,9 +40,12 @@ export interface VirtualEsp32Options {
    * no network modules.
    */
   readonly network?: BoardNetwork;
+  /** Where the interpreter runs (default: a Node worker thread; a page passes a Web Worker). */
+  readonly spawnInterpreter?: SpawnInterpreterThread;
 }
 
-const MODULES_URL = new URL('./board/esp32-hardware.js', import.meta.url);
+/** Not a literal in new URL(…): a page's bundler would copy the file; a page hands the worker its own bundled copy. */
+const MODULES_FILE = './board/esp32-hardware.js';
 const FILESYSTEM_ROOT = '/flash';
 const RESET_CAUSE: Record<ResetReason, number> = { POWERON_RESET: 1, SW_CPU_RESET: 5, RTCWDT_RTC_RESET: 3 };
 const encoder = new TextEncoder();
@@ -227,11 +231,12 @@ export class VirtualEsp32 {
     if (!this.worker) {
       this.worker = await MicroPythonWorker.start({
         identity: this.currentIdentity,
-        modulesUrl: MODULES_URL,
+        modulesUrl: new URL(MODULES_FILE, import.meta.url),
         modulesInit: init,
         filesystemRoot: FILESYSTEM_ROOT,
         ...(this.options.heapSize ? { heapSize: this.options.heapSize } : {}),
         ...(this.options.network && { hostCalls: this.networkCall(this.options.network) }),
+        ...(this.options.spawnInterpreter ? { spawnThread: this.options.spawnInterpreter } : {}),
         onOutput: (bytes) => this.emit(bytes),
       });
     } else {

@@ -7,7 +7,9 @@
  */
 import { APP_DESC_SIZE, APP_IMAGE_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../format/app-image.js';
 import { buildAppImage, resealAppImage } from '../format/app-image-builder.js';
+import { buildFlashImage } from '../format/flash-image-builder.js';
 import { parsePartitionCsv } from '../format/partition-csv.js';
+import { createSharedFlash, type SharedFlash } from './nor-flash.js';
 import type { PartitionTable } from '../format/partition-table.js';
 
 export const DEFAULT_FLASH_SIZE = 4 * 1024 * 1024;
@@ -61,3 +63,22 @@ export function buildGeneratedFirmware(options: GeneratedFirmwareOptions): Uint8
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+export interface FreshFlashOptions {
+  readonly flashSize?: number;
+  readonly table?: PartitionTable;
+  /** The app in the first app partition (ota_0 or factory). */
+  readonly firmware: Uint8Array;
+  readonly chip?: string;
+}
+
+/** A new board's flash: bootloader stand-in, partition table, firmware in the first app partition, the rest erased. */
+export function buildFreshFlash(options: FreshFlashOptions): SharedFlash {
+  const table = options.table ?? defaultPartitionTable();
+  const firstApp = [...table.partitions].filter((p) => p.type === 0).sort((a, b) => a.offset - b.offset)[0];
+  if (!firstApp) throw new Error('the partition table has no app partition to put the firmware in');
+  const size = options.flashSize ?? DEFAULT_FLASH_SIZE;
+  const shared = createSharedFlash(size);
+  new Uint8Array(shared.memory).set(buildFlashImage({ chip: options.chip ?? 'esp32', flashSize: size, table, apps: { [firstApp.label]: options.firmware } }));
+  return shared;
+}

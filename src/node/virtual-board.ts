@@ -1,9 +1,7 @@
 /** Creating and loading virtual ESP32 boards in Node: fresh flash images, flash files, the board's Python modules. */
 import { createRequire } from 'node:module';
-import { buildFlashImage } from '../format/flash-image-builder.js';
-import type { PartitionTable } from '../format/partition-table.js';
-import { createSharedFlash, type SharedFlash } from '../device/nor-flash.js';
-import { DEFAULT_FLASH_SIZE, buildGeneratedFirmware, defaultPartitionTable } from '../device/virtual-firmware.js';
+import type { SharedFlash } from '../device/nor-flash.js';
+import { buildFreshFlash, buildGeneratedFirmware, type FreshFlashOptions as BuildOptions } from '../device/virtual-firmware.js';
 import { VirtualEsp32, type VirtualEsp32Options } from '../device/virtual-esp32.js';
 import { boardPythonModules } from './board-python.js';
 import { nativeSha256 } from './native-hash.js';
@@ -16,24 +14,12 @@ export function bundledMicroPythonVersion(): string {
   return `v${manifest.version}`;
 }
 
-export interface FreshFlashOptions {
-  readonly flashSize?: number;
-  readonly table?: PartitionTable;
-  /** The app in ota_0 (or factory); default: a generated MicroPython image of the bundled version. */
-  readonly firmware?: Uint8Array;
-  readonly chip?: string;
-}
+export type FreshFlashOptions = Omit<BuildOptions, 'firmware'> & { readonly firmware?: Uint8Array };
 
-/** A new board's flash: bootloader stand-in, partition table, firmware in the first app partition, the rest erased. */
+/** A new board's flash; the default firmware is a generated MicroPython image of the bundled version. */
 export function freshFlash(options: FreshFlashOptions = {}): SharedFlash {
-  const table = options.table ?? defaultPartitionTable();
-  const firstApp = [...table.partitions].filter((p) => p.type === 0).sort((a, b) => a.offset - b.offset)[0];
-  if (!firstApp) throw new Error('the partition table has no app partition to put the firmware in');
   const firmware = options.firmware ?? buildGeneratedFirmware({ version: bundledMicroPythonVersion(), buildDate: new Date().toISOString().slice(0, 10) });
-  const size = options.flashSize ?? DEFAULT_FLASH_SIZE;
-  const shared = createSharedFlash(size);
-  new Uint8Array(shared.memory).set(buildFlashImage({ chip: options.chip ?? 'esp32', flashSize: size, table, apps: { [firstApp.label]: firmware } }));
-  return shared;
+  return buildFreshFlash({ ...options, firmware });
 }
 
 /**

@@ -3,6 +3,7 @@
  * program shipped next to this module (the build copies it to dist/src/ota/),
  * and the compact form in which it is uploaded through the raw REPL.
  */
+import { loadShippedText } from './shipped-text.js';
 
 export interface AgentConfig {
   /** Partition label, or 'next' for `Partition(RUNNING).get_next_update()`. */
@@ -14,24 +15,13 @@ export interface AgentConfig {
   readonly idleMs: number;
   /** Report the CRC-32 of the blocks already in the partition before taking frames. */
   readonly resume: boolean;
+  /** Frames come base64-encoded (a link that carries only text). */
+  readonly text?: boolean;
 }
-
-let cached: Promise<string> | undefined;
 
 /** agent.py as shipped (read once). Node reads it from disk; a browser fetches it next to this module. */
 export function loadAgentSource(): Promise<string> {
-  cached ??= (async () => {
-    const url = new URL('./agent.py', import.meta.url);
-    if (url.protocol === 'file:') {
-      const { readFile } = await import('node:fs/promises');
-      return readFile(url, 'utf8');
-    }
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`cannot load the transfer agent from ${url.href}: HTTP ${response.status}`);
-    return response.text();
-  })();
-  cached.catch(() => (cached = undefined));
-  return cached;
+  return loadShippedText(new URL('./agent.py', import.meta.url));
 }
 
 /**
@@ -58,6 +48,6 @@ export function agentProgram(source: string, config: AgentConfig): string {
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`agent ${name} must be a non-negative integer, not ${value}`);
   }
-  lines.push(`_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0})`);
+  lines.push(`_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0}, ${config.text ? 1 : 0})`);
   return lines.join('\n') + '\n';
 }

@@ -1,7 +1,9 @@
 # esp32-ota transfer agent: receives an app image as binary frames on stdin
 # and writes it into an OTA partition, 4 KiB block by block.
 # The host uploads this file through the raw REPL and appends one call:
-#   _main(target, length, window, idle_ms, resume)
+#   _main(target, length, window, idle_ms, resume, text)
+# text=1: each frame comes as base64 (header, then payload, each encoded on its
+# own), for links that carry only text (a browser's WebSocket to WebREPL).
 # Protocol: docs/transfer-protocol.md. Frame layout: src/ota/frames.ts.
 # It never calls set_boot(): the OTA engine does that after checking the result.
 import sys
@@ -31,6 +33,13 @@ _START = 0x53
 _DATA = 0x44
 _END = 0x45
 _ABORT = 0x58
+# The base64 of a frame header (12 bytes: 16 characters) starts with 'p' (0xA7 >> 2 = 41).
+_TEXT_HEADER = 16
+_TEXT_SYNC = 0x70
+
+
+def _text_size(n):
+    return (n + 2) // 3 * 4
 
 
 class _Fail(Exception):
@@ -102,13 +111,25 @@ class _Frames:
     # and completes the frame in progress before it goes back, so everything
     # later than window + one frame after a NAK was sent after the host saw
     # it: trouble there is new trouble, worth a new NAK.
-    def __init__(self, link, window):
+    # With text=1 a frame arrives as base64 and the reader slides over the
+    # characters; `raw` holds the header as it comes on the link.
+    def __init__(self, link, window, text):
         self.link = link
         link.on_quiet = self._quiet
-        self.renak = window + _HEADER + _MAX_PAYLOAD
+        self.text = text
         self.header = bytearray(_HEADER)
         self.hmv = memoryview(self.header)
-        self.payload = bytearray(_MAX_PAYLOAD)
+        if text:
+            self.renak = window + _TEXT_HEADER + _text_size(_MAX_PAYLOAD)
+            self.raw = bytearray(_TEXT_HEADER)
+            self.sync = _TEXT_SYNC
+            self.payload = bytearray(_text_size(_MAX_PAYLOAD))
+        else:
+            self.renak = window + _HEADER + _MAX_PAYLOAD
+            self.raw = self.header
+            self.sync = _SYNC
+            self.payload = bytearray(_MAX_PAYLOAD)
+        self.rmv = memoryview(self.raw)
         self.pmv = memoryview(self.payload)
         self.expected = 0
         # Stream offset of the last frame taken: the host compares it with
@@ -134,23 +155,50 @@ class _Frames:
     def _read(self, mv):
         self.link.read_into(mv, 1 if self.lost else 0)
 
+    def _header_ok(self):
+        h = self.header
+        if self.text:
+            try:
+                d = binascii.a2b_base64(self.raw)
+            except Exception:
+                return False
+            if len(d) != _HEADER:
+                return False
+            h[:] = d
+        return h[0] == _SYNC and binascii.crc32(self.hmv[0:10]) & 0xFFFF == h[10] | h[11] << 8
+
+    def _read_payload(self, n):
+        # The payload, or None when its base64 is damaged.
+        if not self.text:
+            pmv = self.pmv[0:n]
+            self._read(pmv)
+            return pmv
+        tmv = self.pmv[0 : _text_size(n)]
+        self._read(tmv)
+        try:
+            d = binascii.a2b_base64(tmv)
+        except Exception:
+            return None
+        return d if len(d) == n else None
+
     def next(self):
         # While lost (after a NAK) the stream is read byte by byte: a stale
         # agent then times out even when its host died mid-frame and a new
         # host sends only a few bytes (see the takeover in transfer.ts).
         h = self.header
+        raw = self.raw
         link = self.link
-        self._read(self.hmv)
+        size = len(raw)
+        self._read(self.rmv)
         while True:
-            start = link.consumed - _HEADER
-            if h[0] == _SYNC and binascii.crc32(self.hmv[0:10]) & 0xFFFF == h[10] | h[11] << 8:
+            start = link.consumed - size
+            if self._header_ok():
                 kind = h[1]
                 seq = h[2] | h[3] << 8
                 n = h[4] | h[5] << 8
                 if n <= _MAX_PAYLOAD:
-                    pmv = self.pmv[0:n]
-                    self._read(pmv)
-                    good = binascii.crc32(pmv) == struct.unpack_from("<I", h, 6)[0]
+                    pmv = self._read_payload(n)
+                    good = pmv is not None and binascii.crc32(pmv) == struct.unpack_from("<I", h, 6)[0]
                     if good and kind == _ABORT:
                         raise _Fail("aborted", "the host stopped the transfer: " + bytes(pmv).decode())
                     if seq == self.expected:
@@ -162,15 +210,15 @@ class _Frames:
                         self._nak()
                     elif seq > self.expected or not good:
                         self._trouble(start)
-                    self._read(self.hmv)
+                    self._read(self.rmv)
                     continue
             self._trouble(start)
-            i = bytes(self.hmv[1:]).find(b"\xa7") + 1
+            i = bytes(self.rmv[1:]).find(bytes((self.sync,))) + 1
             if i == 0:
-                link.read_into(self.hmv, 1)
+                link.read_into(self.rmv, 1)
             else:
-                h[0 : _HEADER - i] = h[i:_HEADER]
-                link.read_into(self.hmv[_HEADER - i :], 1)
+                raw[0 : size - i] = raw[i:size]
+                link.read_into(self.rmv[size - i :], 1)
 
 
 class _Writer:
@@ -291,7 +339,7 @@ def _report_crcs(part, count, block):
             line = []
 
 
-def _run(target, length, window, idle_ms, resume):
+def _run(target, length, window, idle_ms, resume, text):
     part = _partition(target)
     info = part.info()
     if length > info[3]:
@@ -300,11 +348,11 @@ def _run(target, length, window, idle_ms, resume):
         window = _stdin_capacity()
     writer = _Writer(part, length)
     link = _Link(window, idle_ms)
-    frames = _Frames(link, window)
+    frames = _Frames(link, window, text)
     gc.collect()
     print(
-        "@H %d win=%d max=%d mem=%d deflate=%d part=%s addr=%d size=%d blocks=%d"
-        % (_VERSION, window, _MAX_PAYLOAD, gc.mem_free(), deflate is not None, info[4], info[2], info[3], writer.count)
+        "@H %d win=%d max=%d mem=%d deflate=%d part=%s addr=%d size=%d blocks=%d framing=%s"
+        % (_VERSION, window, _MAX_PAYLOAD, gc.mem_free(), deflate is not None, info[4], info[2], info[3], writer.count, "base64" if text else "binary")
     )
     if resume:
         _report_crcs(part, writer.count, writer.block)
@@ -325,10 +373,10 @@ def _run(target, length, window, idle_ms, resume):
         link.say("@A %d %d" % (seq, frames.start))
 
 
-def _main(target, length, window, idle_ms, resume):
+def _main(target, length, window, idle_ms, resume, text):
     micropython.kbd_intr(-1)
     try:
-        _run(target, length, window, idle_ms, resume)
+        _run(target, length, window, idle_ms, resume, text)
     except _Fail as e:
         print("@F", e.args[0], e.args[1])
     except MemoryError as e:

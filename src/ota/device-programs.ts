@@ -1,13 +1,12 @@
 /** The MicroPython programs the host runs on the board, kept as real .py files next to this module. */
-import { readFileSync } from 'node:fs';
+import { loadShippedText } from './shipped-text.js';
 
-const cache = new Map<string, string>();
+const PROGRAMS = {
+  status: new URL('./device/status.py', import.meta.url),
+  control: new URL('./device/control.py', import.meta.url),
+  pull: new URL('./device/pull.py', import.meta.url),
+};
 
-export function deviceProgram(name: 'status' | 'control' | 'pull'): string {
-  let source = cache.get(name);
-  if (source === undefined) {
-    source = readFileSync(new URL(`./device/${name}.py`, import.meta.url), 'utf8');
-    cache.set(name, source);
-  }
-  return source;
+export function deviceProgram(name: keyof typeof PROGRAMS): Promise<string> {
+  return loadShippedText(PROGRAMS[name]);
 }

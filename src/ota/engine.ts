@@ -52,7 +52,7 @@ interface StatusReport {
 }
 
 export async function readStatus(client: ReplClient): Promise<BoardStatus> {
-  const output = new TextDecoder().decode(await client.exec(deviceProgram('status')));
+  const output = new TextDecoder().decode(await client.exec(await deviceProgram('status')));
   const report = JSON.parse(output.trim().split(/\r?\n/).pop() ?? '') as StatusReport;
   return interpretStatus(report);
 }
@@ -168,7 +168,7 @@ export class OtaError extends Error {
 
 /** The seed's ota.rollback: cancel (mark valid), force (boot the previous OTA slot), cancel-force (boot the running one). */
 export async function rollback(client: ReplClient, action: RollbackAction): Promise<RollbackResult> {
-  const output = new TextDecoder().decode(await client.exec(`${deviceProgram('control')}\n_esp32_ota_control(${JSON.stringify(action)})\ndel _esp32_ota_control\n`));
+  const output = new TextDecoder().decode(await client.exec(`${await deviceProgram('control')}\n_esp32_ota_control(${JSON.stringify(action)})\ndel _esp32_ota_control\n`));
   const result = JSON.parse(output.trim().split(/\r?\n/).pop() ?? '') as RollbackResult;
   if (result.invalid) {
     throw new OtaError(`'${result.invalid}' holds no valid firmware (ESP-IDF refused it: ESP_ERR_OTA_VALIDATE_FAILED), so there is nothing to ${action === 'force' ? 'roll back to' : 'boot'}; the boot partition is unchanged`);

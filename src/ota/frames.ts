@@ -59,6 +59,32 @@ export function encodeFrame(type: FrameTypeCode, seq: number, payload: Uint8Arra
   return frame;
 }
 
+/**
+ * How frames travel: `binary` as encoded above; `base64` for links that carry
+ * only text (a browser's WebSocket to WebREPL must send valid UTF-8): the
+ * header's 12 bytes as 16 base64 characters, then the payload's own base64.
+ * The agent decodes each part (binascii.a2b_base64, in C on a board).
+ */
+export type Framing = 'binary' | 'base64';
+
+/** Characters of the base64 form of `n` bytes. */
+export function base64Length(n: number): number {
+  return Math.ceil(n / 3) * 4;
+}
+
+/** A frame as it goes on a link with `framing`. */
+export function encodeWireFrame(framing: Framing, type: FrameTypeCode, seq: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const frame = encodeFrame(type, seq, payload);
+  if (framing === 'binary') return frame;
+  return new TextEncoder().encode(base64(frame.subarray(0, FRAME_HEADER_SIZE)) + base64(frame.subarray(FRAME_HEADER_SIZE)));
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return btoa(binary);
+}
+
 /** The frame at the start of `bytes`, or why not: for tests and tools (the agent has its own reader). */
 export function decodeFrame(bytes: Uint8Array): Frame | { error: 'short' | 'sync' | 'header' | 'payload' } {
   if (bytes.length < FRAME_HEADER_SIZE) return { error: 'short' };

@@ -71,7 +71,7 @@ export async function pullUpdate(link: BoardLink, client: ReplClient, options: P
     ...(options.force ? { force: true } : {}),
     request: { ...(options.auth ? { auth: [options.auth.user, options.auth.password] } : {}), ...(options.token ? { token: options.token } : {}) },
   };
-  const program = `${deviceProgram('pull')}\nimport json\n_esp32_ota_pull(${JSON.stringify(options.source)}, json.loads(${JSON.stringify(JSON.stringify(boardOptions))}))\n`;
+  const program = `${await deviceProgram('pull')}\nimport json\n_esp32_ota_pull(${JSON.stringify(options.source)}, json.loads(${JSON.stringify(JSON.stringify(boardOptions))}))\n`;
   let pending = '';
   let result: BoardResult | undefined;
   const onLine = (line: string) => {

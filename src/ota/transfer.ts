@@ -25,12 +25,14 @@ import {
   MAX_PAYLOAD,
   PROTOCOL_VERSION,
   TransferMode,
-  encodeFrame,
+  base64Length,
+  encodeWireFrame,
   endPayload,
   parseAgentLine,
   startPayload,
   type AgentMessage,
   type FrameTypeCode,
+  type Framing,
 } from './frames.js';
 
 export interface TransferProgress {
@@ -60,6 +62,8 @@ export interface TransferOptions {
   readonly windowBits?: number;
   /** Keep the blocks the partition already holds (compared by CRC-32) and send only the others. */
   readonly resume?: boolean;
+  /** How frames travel (see frames.ts); default 'base64' on a transport that carries only text, else 'binary'. */
+  readonly framing?: Framing;
   /** Refuse the image unless its SHA-256 is this (64 hex digits). */
   readonly expectedSha256?: string;
   /** The agent stops when the host is silent this long (default 3000 ms); also how long a takeover waits. */
@@ -91,6 +95,7 @@ export interface TransferResult {
   /** Frames sent again after the agent reported damage. */
   readonly retransmits: number;
   readonly compression: 'deflate' | 'none';
+  readonly framing: Framing;
   readonly windowBits: number | undefined;
   /** The window used (bytes in flight). */
   readonly window: number;
@@ -132,6 +137,7 @@ export async function transferImage(client: ReplClient, transport: Transport, im
   if (2 * blockCount + 2 > 0xffff) throw new RangeError('the image is too large for 16-bit frame numbers');
   if (options.signal?.aborted) throw new TransferError('aborted', 'the transfer was aborted before it started');
 
+  const framing = options.framing ?? (transport.textOnly ? 'base64' : 'binary');
   const source = options.agentSource ?? (await loadAgentSource());
   const program = agentProgram(source, {
     target: options.partition ?? 'next',
@@ -139,12 +145,13 @@ export async function transferImage(client: ReplClient, transport: Transport, im
     window: options.window ?? 0,
     idleMs,
     resume: options.resume ?? false,
+    text: framing === 'base64',
   });
   const agentBytes = new TextEncoder().encode(program).length;
 
   let running: RunningProgram;
   try {
-    await enterRawReplTakingOver(client, transport, idleMs);
+    await enterRawReplTakingOver(client, transport, idleMs, framing);
     running = await client.startProgram(program, { timeoutMs: stallMs });
   } catch (error) {
     if (error instanceof TransportClosedError || transport.closed) {
@@ -158,6 +165,7 @@ export async function transferImage(client: ReplClient, transport: Transport, im
     stallMs,
     startedAt,
     agentBytes,
+    framing,
     onProgress: options.onProgress,
     signal: options.signal,
   });
@@ -177,14 +185,16 @@ export async function transferImage(client: ReplClient, transport: Transport, im
  * whatever read the agent is in with spaces (harmless to either REPL) and
  * waits for the agent's idle timeout, after which the board is at its raw REPL.
  */
-async function enterRawReplTakingOver(client: ReplClient, transport: Transport, idleMs: number): Promise<void> {
+async function enterRawReplTakingOver(client: ReplClient, transport: Transport, idleMs: number, framing: Framing): Promise<void> {
   try {
     await client.enterRawRepl({ timeoutMs: 1500 });
     return;
   } catch (error) {
     if (!(error instanceof ReplTimeoutError)) throw error;
   }
-  await transport.write(new Uint8Array(MAX_PAYLOAD + FRAME_HEADER_SIZE).fill(0x20));
+  // Enough for the longest read of an agent of the same framing (an interrupted transfer is resumed over the same kind of link).
+  const longestFrame = framing === 'base64' ? base64Length(FRAME_HEADER_SIZE) + base64Length(MAX_PAYLOAD) : FRAME_HEADER_SIZE + MAX_PAYLOAD;
+  await transport.write(new Uint8Array(longestFrame).fill(0x20));
   await client.reader.drain({ quietMs: idleMs + 500, timeoutMs: 4 * idleMs + 10_000 });
   await client.enterRawRepl();
 }
@@ -194,6 +204,7 @@ interface SessionContext {
   stallMs: number;
   startedAt: number;
   agentBytes: number;
+  framing: Framing;
   onProgress: ((progress: TransferProgress) => void) | undefined;
   signal: AbortSignal | undefined;
 }
@@ -210,7 +221,7 @@ interface Hello {
 
 type Outcome = Pick<
   TransferResult,
-  'partition' | 'bytesWritten' | 'wireBytes' | 'resumedBlocks' | 'sentBlocks' | 'retransmits' | 'compression' | 'windowBits' | 'window'
+  'partition' | 'bytesWritten' | 'wireBytes' | 'resumedBlocks' | 'sentBlocks' | 'retransmits' | 'compression' | 'framing' | 'windowBits' | 'window'
 >;
 
 /** A frame and what it carries, for progress. */
@@ -360,6 +371,7 @@ class Session {
         sentBlocks,
         retransmits: this.retransmits,
         compression: useDeflate ? 'deflate' : 'none',
+        framing: this.context.framing,
         windowBits,
         window: this.window,
       };
@@ -404,6 +416,9 @@ class Session {
       partitionSize: field('size'),
       blocks: field('blocks'),
     };
+    if ((hello.fields['framing'] ?? 'binary') !== this.context.framing) {
+      throw new TransferError('protocol', `the agent takes ${hello.fields['framing'] ?? 'binary'} frames, not ${this.context.framing} as asked`);
+    }
     if (result.blocks !== Math.ceil(this.image.length / FLASH_BLOCK_SIZE) || result.window < 64) {
       throw new TransferError('protocol', `the agent's hello does not fit the image: ${JSON.stringify(hello.fields)}`);
     }
@@ -451,7 +466,7 @@ class Session {
   /** Makes frames ahead of the link: a start frame per run of blocks to send, one data frame per block, the end frame. */
   private async produce(kept: boolean[], windowBits: number | undefined): Promise<void> {
     const add = (type: FrameTypeCode, payload: Uint8Array, imageBytes = 0): void => {
-      this.frames.push({ bytes: encodeFrame(type, this.frames.length, payload), imageBytes });
+      this.frames.push({ bytes: encodeWireFrame(this.context.framing, type, this.frames.length, payload), imageBytes });
     };
     const ahead = (): number => {
       let bytes = 0;
@@ -605,7 +620,7 @@ class Session {
   /** An abort frame (taken with any sequence number): the agent stops and reports 'aborted'. */
   private abortAgent(reason: string): void {
     // The agent answers '@F aborted' and stops; the reader loop (or the caller) receives it.
-    this.write(encodeFrame(FrameType.Abort, 0xffff, new TextEncoder().encode(reason)));
+    this.write(encodeWireFrame(this.context.framing, FrameType.Abort, 0xffff, new TextEncoder().encode(reason)));
   }
 
   private fail(error: Error): void {

@@ -45,6 +45,8 @@ export interface UpdateResult {
   /** After the reset; undefined with reboot: false. */
   readonly after: BoardStatus | undefined;
   readonly confirmed: boolean;
+  /** The client to go on with: after the reset a new one, in the board's raw REPL. */
+  readonly client: ReplClient;
 }
 
 /** The image an update will write, checked against the options; what `update` checks before it talks to the board. */
@@ -86,10 +88,10 @@ export async function update(link: BoardLink, client: ReplClient, file: Uint8Arr
   await setBoot(client, target.label);
   step(`'${target.label}' is set to boot next`);
   const image = { length: prepared.bytes.length, sha256: imageSha, version: prepared.version, extractedFrom: prepared.extractedFrom };
-  if (options.reboot === false) return { image, before, target: target.label, transfer, after: undefined, confirmed: false };
+  if (options.reboot === false) return { image, before, target: target.label, transfer, after: undefined, confirmed: false, client };
 
-  const { after, confirmed } = await bootNewFirmware(link, client, { target: target.label, version: prepared.version, confirm: options.confirm === true, step });
-  return { image, before, target: target.label, transfer, after, confirmed };
+  const booted = await bootNewFirmware(link, client, { target: target.label, version: prepared.version, confirm: options.confirm === true, step });
+  return { image, before, target: target.label, transfer, ...booted };
 }
 
 /**
@@ -101,7 +103,7 @@ export async function bootNewFirmware(
   link: BoardLink,
   client: ReplClient,
   expected: { readonly target: string; readonly version: string | undefined; readonly confirm: boolean; readonly step: (message: string) => void },
-): Promise<{ after: BoardStatus; confirmed: boolean }> {
+): Promise<{ after: BoardStatus; confirmed: boolean; client: ReplClient }> {
   const { target, version, step } = expected;
   step('Resetting the board');
   const fresh = await resetBoard(link, client);
@@ -122,7 +124,7 @@ export async function bootNewFirmware(
     confirmed = result.confirmed === true;
     step(confirmed ? 'Confirmed: the bootloader will keep this firmware' : 'This board has no rollback support: nothing to confirm');
   }
-  return { after: confirmed ? await readStatus(fresh) : after, confirmed };
+  return { after: confirmed ? await readStatus(fresh) : after, confirmed, client: fresh };
 }
 
 function checkExpectations(prepared: PreparedImage, imageSha: string, options: UpdateOptions): void {

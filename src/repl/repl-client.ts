@@ -75,6 +75,8 @@ export class ReplClient {
     options: ReplClientOptions = {},
   ) {
     this.reader = new ByteReader(transport);
+    // Raw-paste mode answers with a binary window size, which a text-only link cannot carry.
+    if (transport.textOnly) this.rawPaste = false;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.pacing = options.plainRawPacing ?? PYBOARD_PACING;
     this.quietMs = options.quietMs ?? 100;

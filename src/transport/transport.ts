@@ -7,6 +7,11 @@
 export interface Transport {
   /** For messages to people, e.g. `/dev/ttyUSB0 (115200 baud)` or `ws://192.168.4.1:8266`; never a password. */
   readonly description: string;
+  /**
+   * The link carries only valid UTF-8 both ways (a browser's WebSocket to WebREPL):
+   * protocols send text there, e.g. base64 transfer frames, and no raw-paste mode.
+   */
+  readonly textOnly?: boolean;
   /** Resolves once the bytes are handed on (written to the OS, socket or peer); rejects when closed. */
   write(data: Uint8Array): Promise<void>;
   /** Every chunk received, in order, to every listener. Returns the function that removes the listener. */

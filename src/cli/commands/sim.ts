@@ -13,6 +13,7 @@ import { serveUartOverTcp, serveWebRepl, type ListeningServer } from '../../node
 import { setupPasswordProblem } from '../../webrepl/webrepl-protocol.js';
 import type { WebReplServer } from '../../webrepl/node.js';
 import { UserError } from '../errors.js';
+import { listening } from '../listening.js';
 import { inFile, readInputFile, readInputText } from '../files.js';
 import { integerOption } from '../option-values.js';
 import { printText, stdout } from '../output.js';
@@ -164,21 +165,6 @@ async function serveBoard({ board, network, options, existing, password, servers
   printText(`\nesp32-ota sim: stopped${options.flash ? `; flash saved to ${options.flash}` : ''}.`);
 }
 
-/** Starts a server, turning what the system says about the address into advice. */
-async function listening<T>(start: () => Promise<T>, host: string, port: number): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const where = `${host}:${port}`;
-    if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${host} is in use (another esp32-ota sim?): choose another port, or 0 for any free one`);
-    if (code === 'EACCES') throw new UserError(`no permission to listen on ${where}: ports below 1024 need privileges; choose a port above 1023`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EINVAL') {
-      throw new UserError(`cannot listen on ${where}: --host ${host} is not an address of this computer (use 127.0.0.1, or 0.0.0.0 for every network)`);
-    }
-    throw error;
-  }
-}
 
 async function readTable(path: string) {
   const text = await readInputText(path);

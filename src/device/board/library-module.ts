@@ -1,10 +1,11 @@
 /**
  * `_esp32_lib`: native parts of the board modules that the WebAssembly build
  * lacks and the ESP32 build has in C: hashlib's md5 and sha1 (@noble/hashes,
- * as the rest of the project), cryptolib's AES (node:crypto in the worker),
+ * as the rest of the project), cryptolib's AES (@noble/ciphers, so the page's
+ * virtual board has it too),
  * and esp's raw flash access. Buffers cross by address, as in _esp32_hw.
  */
-import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
+import { cbc, ecb } from '@noble/ciphers/aes.js';
 import { md5, sha1 } from '@noble/hashes/legacy.js';
 import type { InterpreterRuntime } from '../micropython/device-modules.js';
 import { fromHex, toHex } from '../../format/bytes.js';
@@ -18,8 +19,7 @@ const AesMode = { ECB: 1, CBC: 2, CTR: 6 } as const;
 export function libraryModule(runtime: InterpreterRuntime, flash: NorFlash) {
   const heap = (pointer: number, length: number) => runtime.heap().subarray(pointer, pointer + length);
   const hashers = new Map<number, Hasher>();
-  const ciphers = new Map<number, Cipher | Decipher>();
-  const aesSetups = new Map<number, { key: Uint8Array; mode: number; iv: Uint8Array }>();
+  const ciphers = new Map<number, AesState>();
   let nextId = 1;
   const flashRange = (offset: number, length: number) => offset >= 0 && length >= 0 && offset + length <= flash.size;
 
@@ -43,23 +43,14 @@ export function libraryModule(runtime: InterpreterRuntime, flash: NorFlash) {
     hash_free: (id: number): number => (hashers.delete(id) ? 0 : 1),
     aes_new: (keyHex: string, mode: number, ivHex: string): number => {
       const id = nextId++;
-      aesSetups.set(id, { key: fromHex(keyHex), mode, iv: fromHex(ivHex) });
+      ciphers.set(id, { key: fromHex(keyHex), mode, iv: fromHex(ivHex), keystream: new Uint8Array(0) });
       return id;
     },
     /** Runs `length` bytes (a multiple of 16 for ECB and CBC) through the cipher, chaining across calls. */
     aes_run: (id: number, encrypt: number, input: number, output: number, length: number): number => {
-      let cipher = ciphers.get(id);
-      if (!cipher) {
-        const setup = aesSetups.get(id);
-        if (!setup) return -1;
-        const bits = setup.key.length * 8;
-        const name = `aes-${bits}-${setup.mode === AesMode.ECB ? 'ecb' : setup.mode === AesMode.CBC ? 'cbc' : 'ctr'}`;
-        const iv = setup.mode === AesMode.ECB ? null : setup.iv;
-        cipher = encrypt || setup.mode === AesMode.CTR ? createCipheriv(name, setup.key, iv) : createDecipheriv(name, setup.key, iv);
-        cipher.setAutoPadding(false);
-        ciphers.set(id, cipher);
-      }
-      heap(output, length).set(cipher.update(heap(input, length).slice()));
+      const state = ciphers.get(id);
+      if (!state) return -1;
+      heap(output, length).set(aesRun(state, encrypt !== 0, heap(input, length).slice()));
       return 0;
     },
     flash_size: (): number => flash.size,
@@ -79,4 +70,55 @@ export function libraryModule(runtime: InterpreterRuntime, flash: NorFlash) {
       return 0;
     },
   };
+}
+
+/** One cryptolib.aes object: the chaining value (CBC) or counter (CTR) carries over from call to call, as in modcryptolib.c. */
+interface AesState {
+  readonly key: Uint8Array;
+  readonly mode: number;
+  /** CBC: the last ciphertext block; CTR: the next counter block. */
+  iv: Uint8Array;
+  /** CTR: the unused rest of the last counter block's keystream. */
+  keystream: Uint8Array;
+}
+
+const AES_BLOCK = 16;
+
+function aesRun(state: AesState, encrypt: boolean, data: Uint8Array): Uint8Array {
+  if (state.mode === AesMode.ECB) {
+    const cipher = ecb(state.key, { disablePadding: true });
+    return encrypt ? cipher.encrypt(data) : cipher.decrypt(data);
+  }
+  if (state.mode === AesMode.CBC) {
+    const cipher = cbc(state.key, state.iv, { disablePadding: true });
+    const result = encrypt ? cipher.encrypt(data) : cipher.decrypt(data);
+    const lastCiphertext = encrypt ? result : data;
+    if (data.length >= AES_BLOCK) state.iv = lastCiphertext.slice(data.length - AES_BLOCK);
+    return result;
+  }
+  return ctrRun(state, data);
+}
+
+/** CTR: data XOR the keystream E(counter), E(counter + 1), …; the counter is a 128-bit big-endian number. */
+function ctrRun(state: AesState, data: Uint8Array): Uint8Array {
+  const needed = Math.max(0, data.length - state.keystream.length);
+  const blocks = Math.ceil(needed / AES_BLOCK);
+  const counters = new Uint8Array(blocks * AES_BLOCK);
+  for (let block = 0; block < blocks; block++) {
+    counters.set(state.iv, block * AES_BLOCK);
+    incrementCounter(state.iv);
+  }
+  const fresh = blocks ? ecb(state.key, { disablePadding: true }).encrypt(counters) : new Uint8Array(0);
+  const keystream = new Uint8Array(state.keystream.length + fresh.length);
+  keystream.set(state.keystream);
+  keystream.set(fresh, state.keystream.length);
+  state.keystream = keystream.slice(data.length);
+  return data.map((byte, index) => byte ^ keystream[index]!);
+}
+
+function incrementCounter(counter: Uint8Array): void {
+  for (let index = counter.length - 1; index >= 0; index--) {
+    counter[index] = (counter[index]! + 1) & 0xff;
+    if (counter[index] !== 0) return;
+  }
 }

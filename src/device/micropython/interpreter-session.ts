@@ -25,6 +25,10 @@ export interface SessionHost {
   onOutput(bytes: Uint8Array): void;
   onStdinSpace(): void;
   hostCaller?: HostCaller;
+  /** Loads settings.modulesUrl (default: import()); a bundled page hands over its own copy of the modules. */
+  importModules?: (url: string) => Promise<unknown>;
+  /** Where micropython.wasm is (default: next to the package's micropython.mjs). */
+  wasmUrl?: string;
 }
 
 /** A JavaScript error escaped through the interpreter: its C state is no longer consistent. */
@@ -53,6 +57,7 @@ export class InterpreterSession {
       stdout: () => {},
       stderr: () => {},
       linebuffer: false,
+      ...(host.wasmUrl ? { url: host.wasmUrl } : {}),
     });
     const heap = new WasmHeap(memory, mp._module);
     const sites = probeInterruptSites(mp, heap);
@@ -90,7 +95,8 @@ export class InterpreterSession {
         },
         stdinAvailable: () => host.stdin.available,
       };
-      const modules = (await import(settings.modulesUrl)) as { register?: RegisterDeviceModules };
+      const load = host.importModules ?? ((url: string) => import(url) as Promise<unknown>);
+      const modules = (await load(settings.modulesUrl)) as { register?: RegisterDeviceModules };
       if (typeof modules.register !== 'function') {
         throw new Error(`${settings.modulesUrl} does not export a register(mp, init, runtime) function`);
       }

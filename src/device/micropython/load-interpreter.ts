@@ -28,6 +28,7 @@ interface WasmInstantiate {
 
 interface WasmNamespace {
   instantiate: WasmInstantiate;
+  instantiateStreaming?: (source: Promise<{ arrayBuffer(): Promise<ArrayBuffer> }>, imports: unknown) => Promise<unknown>;
 }
 
 export interface LoadedInterpreter {
@@ -39,6 +40,7 @@ export interface LoadedInterpreter {
 export async function loadSharedMemoryMicroPython(options: LoadOptions): Promise<LoadedInterpreter> {
   const wasm = (globalThis as unknown as { WebAssembly: WasmNamespace }).WebAssembly;
   const originalInstantiate = wasm.instantiate;
+  const originalStreaming = wasm.instantiateStreaming;
   let exports: WasmExports | undefined;
   // Emscripten calls WebAssembly.instantiate(bytes, imports) under Node; this
   // thread runs nothing else while the interpreter loads.
@@ -47,6 +49,8 @@ export async function loadSharedMemoryMicroPython(options: LoadOptions): Promise
     exports = result.instance.exports;
     return result;
   };
+  // In a browser Emscripten streams the fetched binary: take the bytes and patch them too.
+  if (originalStreaming) wasm.instantiateStreaming = async (source, imports) => wasm.instantiate(new Uint8Array(await (await source).arrayBuffer()), imports);
   try {
     const mp = await loadMicroPython(options);
     if (!exports || !(exports.memory.buffer instanceof SharedArrayBuffer)) {
@@ -55,5 +59,6 @@ export async function loadSharedMemoryMicroPython(options: LoadOptions): Promise
     return { mp, memory: exports.memory, table: exports.__indirect_function_table };
   } finally {
     wasm.instantiate = originalInstantiate;
+    if (originalStreaming) wasm.instantiateStreaming = originalStreaming;
   }
 }

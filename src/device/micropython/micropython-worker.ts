@@ -5,7 +5,6 @@
  * host types while code runs reach it through a shared stdin ring; the
  * interrupt character raises KeyboardInterrupt in it through shared memory.
  */
-import { Worker } from 'node:worker_threads';
 import { DEFAULT_IDENTITY, type DeviceIdentity } from './identity.js';
 import {
   KeyboardInterruptLine,
@@ -13,8 +12,9 @@ import {
   allocateInterruptControl,
 } from './keyboard-interrupt.js';
 import type { ExecutionMode, ExecutionResult, FromWorker, InterpreterSettings, ToWorker, WorkerBootData } from './protocol.js';
+import type { InterpreterThread, SpawnInterpreterThread } from './interpreter-thread.js';
 import { StdinRing } from './stdin-ring.js';
-import { HostCallServer, type HostCallHandler } from './host-call.js';
+import type { HostCallHandler } from './host-call.js';
 import { concatBytes } from '../../format/bytes.js';
 
 export type { ExecutionMode, ExecutionResult } from './protocol.js';
@@ -42,6 +42,8 @@ export interface MicroPythonWorkerOptions {
   onOutput?: (bytes: Uint8Array) => void;
   /** Serves InterpreterRuntime.hostCall() of the board's modules (e.g. the network), on the main thread. */
   hostCalls?: HostCallHandler;
+  /** Starts the interpreter's thread; default: a Node worker thread (node-thread.ts, loaded only then). */
+  spawnThread?: SpawnInterpreterThread;
 }
 
 /** What a restart may change: a hard reset may boot another firmware. */
@@ -61,10 +63,16 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+/** Not a literal import: a page's bundler must not follow it into Node's worker_threads. */
+const NODE_THREAD_MODULE = './node-thread.js';
+
+async function nodeThreadSpawner(): Promise<SpawnInterpreterThread> {
+  const module = (await import(/* @vite-ignore */ NODE_THREAD_MODULE)) as { spawnNodeThread: SpawnInterpreterThread };
+  return module.spawnNodeThread;
+}
 
 export class MicroPythonWorker {
-  private worker!: Worker;
+  private worker!: InterpreterThread;
   private line: KeyboardInterruptLine | undefined;
   private running: RunningExecution | undefined;
   private starting: Waiter | undefined;
@@ -72,7 +80,6 @@ export class MicroPythonWorker {
   private readonly queuedInput: Uint8Array[] = [];
   private terminated = false;
   private workerAlive = false;
-  private hostCallServer: HostCallServer | undefined;
 
   private constructor(
     private settings: InterpreterSettings,
@@ -80,6 +87,7 @@ export class MicroPythonWorker {
     private readonly interruptControl: SharedArrayBuffer,
     private readonly onIdleOutput: ((bytes: Uint8Array) => void) | undefined,
     private readonly hostCalls: HostCallHandler | undefined,
+    private readonly spawnThread: SpawnInterpreterThread,
   ) {}
 
   static async start(options: MicroPythonWorkerOptions = {}): Promise<MicroPythonWorker> {
@@ -99,6 +107,7 @@ export class MicroPythonWorker {
       allocateInterruptControl(),
       options.onOutput,
       options.hostCalls,
+      options.spawnThread ?? (await nodeThreadSpawner()),
     );
     await interpreter.spawn();
     return interpreter;
@@ -193,7 +202,6 @@ export class MicroPythonWorker {
   async terminate(): Promise<void> {
     if (this.terminated) return;
     this.terminated = true;
-    this.hostCallServer?.close();
     this.line = undefined;
     const error = new Error('the interpreter was terminated');
     this.rejectRunning(error);
@@ -237,26 +245,23 @@ export class MicroPythonWorker {
   }
 
   private spawn(): Promise<void> {
-    this.hostCallServer?.close();
-    this.hostCallServer = this.hostCalls ? new HostCallServer(this.hostCalls) : undefined;
-    const hostCalls = this.hostCallServer?.workerEnd;
     const boot: WorkerBootData = {
       stdinBuffer: this.stdin.buffer,
       interruptControl: this.interruptControl,
       settings: this.settings,
-      ...(hostCalls && { hostCalls }),
     };
     return new Promise((resolve, reject) => {
       this.starting = { resolve, reject };
-      const worker = new Worker(WORKER_URL, { workerData: boot, transferList: hostCalls ? [hostCalls.port] : [] });
+      const worker: InterpreterThread = this.spawnThread(boot, {
+        message: (message) => this.receive(message),
+        error: (error) => this.fail(worker, error),
+        exit: (code) => {
+          if (worker === this.worker) this.workerAlive = false;
+          this.fail(worker, new Error(`the interpreter thread exited (code ${code})`));
+        },
+      }, this.hostCalls);
       this.worker = worker;
       this.workerAlive = true;
-      worker.on('message', (message: FromWorker) => this.receive(message));
-      worker.on('error', (error) => this.fail(worker, error));
-      worker.on('exit', (code) => {
-        if (worker === this.worker) this.workerAlive = false;
-        this.fail(worker, new Error(`the interpreter thread exited (code ${code})`));
-      });
     });
   }
 
@@ -289,7 +294,7 @@ export class MicroPythonWorker {
     }
   }
 
-  private fail(worker: Worker, error: Error): void {
+  private fail(worker: InterpreterThread, error: Error): void {
     if (worker !== this.worker || this.terminated) return;
     this.line = undefined;
     this.rejectRunning(error);
