@@ -10,7 +10,9 @@ import { chipByName, type Chip } from '../format/chips.js';
 import { toHex } from '../format/bytes.js';
 import { sha256 } from '../format/hash.js';
 import { createLinkedTransports } from '../transport/in-memory.js';
+import { throttle } from '../transport/throttled.js';
 import type { Transport } from '../transport/transport.js';
+import { consoleStdin, consoleWire, type StrictBoardOptions } from './board-console.js';
 import type { BoardInit } from './board/esp32-hardware.js';
 import { boardFilesystem, type FilesystemStore } from './board/filesystem-image.js';
 import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
@@ -32,6 +34,13 @@ export interface VirtualEsp32Options {
   /** Makes boots faster in tests and the simulator: the native hash for image verification. */
   readonly sha256?: (data: Uint8Array) => Uint8Array;
   readonly heapSize?: number;
+  /**
+   * Board-faithful mode: the console's wire rate and stdin ring (bytes lost
+   * or held back as on a board), flash operations that block the interpreter
+   * for their datasheet time. Default: a forgiving board (64 KiB of stdin,
+   * nothing lost, flash time only accounted).
+   */
+  readonly strict?: StrictBoardOptions;
 }
 
 const MODULES_URL = new URL('./board/esp32-hardware.js', import.meta.url);
@@ -124,15 +133,25 @@ export class VirtualEsp32 {
     return () => this.bootListeners.delete(listener);
   }
 
-  /** A host connection to the board's UART, as a Transport. Several may be open; all see the output. */
-  connect(description = 'virtual ESP32'): Transport {
+  /**
+   * A host connection to the board's console, as a Transport. Several may be
+   * open; all see the output. In board-faithful mode it runs at the console's
+   * rate, unless `network` (WebREPL, which does not pass the console's wire).
+   */
+  connect(description = 'virtual ESP32', { network = false } = {}): Transport {
     const [host, device] = createLinkedTransports(description);
     const unsubscribe = this.onOutput((bytes) => {
       if (!device.closed) void device.write(bytes);
     });
     device.onData((bytes) => this.receive(bytes));
     device.onClose(unsubscribe);
-    return host;
+    const strict = this.options.strict;
+    return strict && !network ? throttle(host, consoleWire(strict)) : host;
+  }
+
+  /** Console input lost because the board's stdin ring was full (board-faithful mode). */
+  get droppedInput(): number {
+    return this.worker?.droppedInput ?? 0;
   }
 
   /** Waits until the REPL has handled everything it received (for tests and clean shutdown). */
@@ -207,7 +226,9 @@ export class VirtualEsp32 {
       uniqueIdHex: toHex(sha256(encoder.encode(`esp32-ota virtual board ${this.flash.size}`)).subarray(0, 6)),
       pythonModules: this.options.pythonModules,
       filesystemRoot: FILESYSTEM_ROOT,
+      ...(this.options.strict && { strict: true, flashTimeScale: this.options.strict.flashTimeScale ?? 1 }),
     };
+    const stdinModel = this.options.strict && consoleStdin(this.options.strict.console, this.currentIdentity.version);
     if (!this.worker) {
       this.worker = await MicroPythonWorker.start({
         identity: this.currentIdentity,
@@ -215,9 +236,11 @@ export class VirtualEsp32 {
         modulesInit: init,
         filesystemRoot: FILESYSTEM_ROOT,
         ...(this.options.heapSize ? { heapSize: this.options.heapSize } : {}),
+        ...(stdinModel && { stdinModel }),
         onOutput: (bytes) => this.emit(bytes),
       });
     } else {
+      this.worker.setStdinModel(stdinModel || undefined);
       await this.worker.restart({ identity: this.currentIdentity, modulesInit: init });
     }
     this.currentState = 'running';

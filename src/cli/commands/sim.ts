@@ -4,6 +4,7 @@ import { identifyFirmware, extractApp } from '../../format/firmware-file.js';
 import { parsePartitionCsv } from '../../format/partition-csv.js';
 import { hex } from '../../format/bytes.js';
 import { humanSize } from '../../format/units.js';
+import { CONSOLE_KINDS, DEFAULT_UART_BAUD, describeConsole, type ConsoleKind, type StrictBoardOptions } from '../../device/board-console.js';
 import { saveFlashFile } from '../../node/flash-file.js';
 import { freshFlash, loadFlash, virtualBoard } from '../../node/virtual-board.js';
 import { WEBREPL_PASSWORD_VARIABLE } from '../../node/open-device.js';
@@ -22,6 +23,10 @@ interface SimOptions {
   password?: string;
   rollback: boolean;
   host: string;
+  strict?: boolean;
+  uart?: string;
+  baud?: number;
+  flashTimeScale?: number;
 }
 
 const DEFAULT_TCP_PORT = 2323;
@@ -39,6 +44,10 @@ export function registerSimCommand(program: Command): void {
     .option('--password <pw>', `WebREPL password, 4 to 9 characters (or set ${WEBREPL_PASSWORD_VARIABLE})`)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--no-rollback', 'a bootloader built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE')
+    .option('--strict', "board-faithful: the console's bit rate and 259-byte stdin ring, flash operations that take their datasheet time")
+    .option('--uart <kind>', `with --strict: the console, ${CONSOLE_KINDS.join(' | ')} (default uart)`)
+    .option('--baud <rate>', `with --strict --uart uart: the bit rate (default ${DEFAULT_UART_BAUD})`, parsePositiveNumber('--baud'))
+    .option('--flash-time-scale <factor>', 'with --strict: flash operations take their datasheet time times this (default 1)', parsePositiveNumber('--flash-time-scale'))
     .action(async (options: SimOptions) => {
       await runSimulator(options);
     });
@@ -49,6 +58,7 @@ async function runSimulator(options: SimOptions): Promise<void> {
   if (options.webrepl !== undefined && !password) {
     throw new UserError(`--webrepl needs a password: --password PW or the ${WEBREPL_PASSWORD_VARIABLE} environment variable`);
   }
+  strictOptions(options); // refuse bad options before anything is created
   const existing = options.flash !== undefined && existsSync(options.flash);
   if (existing && (options.firmware || options.table)) {
     throw new UserError(`${options.flash} exists: --firmware and --table only apply to a new flash (delete the file to start over)`);
@@ -57,7 +67,8 @@ async function runSimulator(options: SimOptions): Promise<void> {
     ...(options.firmware ? { firmware: await readFirmware(options.firmware) } : {}),
     ...(options.table ? { table: parsePartitionCsv(await readInputText(options.table)) } : {}),
   });
-  const board = virtualBoard(flash, { rollbackEnabled: options.rollback });
+  const strict = strictOptions(options);
+  const board = virtualBoard(flash, { rollbackEnabled: options.rollback, ...(strict && { strict }) });
   board.onOutput((bytes) => process.stdout.write(bytes));
   await board.powerOn();
   await board.idle();
@@ -70,6 +81,7 @@ async function runSimulator(options: SimOptions): Promise<void> {
     board.booted
       ? `  booted '${board.booted.partition.label}' at ${hex(board.booted.partition.offset)}: MicroPython ${board.identity?.version}`
       : '  no bootable app: the board is halted',
+    ...(strict ? [`  ${describeConsole(strict)}`] : []),
   ];
   if (tcpPort !== undefined) {
     const server = await serveUartOverTcp(board, tcpPort, options.host);
@@ -110,6 +122,33 @@ async function readFirmware(path: string): Promise<Uint8Array> {
   if (file.kind === 'app-image') return bytes.subarray(0, file.appLength);
   if (file.kind === 'combined-image' || file.kind === 'flash-dump') return extractApp(bytes, file).bytes;
   throw new UserError(`${path} is a partition table, not firmware: pass it with --table (as CSV)`);
+}
+
+function strictOptions(options: SimOptions): StrictBoardOptions | undefined {
+  if (!options.strict) {
+    const stray = [options.uart && '--uart', options.baud && '--baud', options.flashTimeScale && '--flash-time-scale'].filter(Boolean);
+    if (stray.length > 0) throw new UserError(`${stray.join(', ')} only apply with --strict`);
+    return undefined;
+  }
+  const kind = options.uart ?? 'uart';
+  if (!(CONSOLE_KINDS as readonly string[]).includes(kind)) throw new UserError(`--uart must be one of ${CONSOLE_KINDS.join(', ')}, not '${kind}'`);
+  if (options.baud !== undefined && kind !== 'uart') throw new UserError(`--baud is the UART's bit rate; ${kind} has none`);
+  if (options.baud !== undefined && !(Number.isInteger(options.baud) && options.baud >= 300 && options.baud <= 5_000_000)) {
+    throw new UserError(`--baud must be a whole number from 300 to 5000000, not ${options.baud}`);
+  }
+  return {
+    console: kind as ConsoleKind,
+    ...(options.baud !== undefined && { baud: options.baud }),
+    ...(options.flashTimeScale !== undefined && { flashTimeScale: options.flashTimeScale }),
+  };
+}
+
+function parsePositiveNumber(name: string): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!(value > 0) || !Number.isFinite(value)) throw new UserError(`${name} must be a positive number, not '${text}'`);
+    return value;
+  };
 }
 
 function parsePort(text: string): number {

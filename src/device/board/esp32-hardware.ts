@@ -6,7 +6,7 @@
  */
 import type { MicroPython } from '@micropython/micropython-webassembly-pyscript';
 import type { InterpreterRuntime, RegisterDeviceModules } from '../micropython/device-modules.js';
-import { NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
+import { FlashBusyClock, NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
 import type { PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
 import { boardFilesystem, type FilesystemStore, type FileTree } from './filesystem-image.js';
@@ -26,11 +26,15 @@ export interface BoardInit {
   readonly pythonModules: readonly { readonly name: string; readonly source: string }[];
   /** Directory of the interpreter's file system that Python sees as `/`. */
   readonly filesystemRoot: string;
+  /** Board-faithful mode: flash operations block the interpreter for their datasheet time times this factor. */
+  readonly flashTimeScale?: number;
+  /** Board-faithful mode: the board is no more forgiving than a real one (the agent announces a board's window). */
+  readonly strict?: boolean;
 }
 
 export const register: RegisterDeviceModules = (mp, init, runtime) => {
   const board = init as BoardInit;
-  const flash = new NorFlash(board.flash);
+  const flash = new NorFlash(board.flash, board.flashTimeScale ? new FlashBusyClock(board.flashTimeScale) : undefined);
   const running = board.table.partitions.find((p) => p.offset === board.runningOffset);
   if (!running) throw new Error(`no partition at the running offset 0x${board.runningOffset.toString(16)}`);
   const api = new EspIdfApi({ flash, table: board.table, chipId: board.chipId, rollbackEnabled: board.rollbackEnabled, running });
@@ -90,6 +94,8 @@ function hardwareModule(api: EspIdfApi, board: BoardInit, runtime: InterpreterRu
       return 0;
     },
     reset_cause: () => board.resetCause,
+    /** 1 in board-faithful mode: no more stdin than a board's ring (the transfer agent asks). */
+    strict: () => (board.strict ? 1 : 0),
     unique_id_hex: () => board.uniqueIdHex,
   };
 }

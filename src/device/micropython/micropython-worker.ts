@@ -25,6 +25,8 @@ export interface MicroPythonWorkerOptions {
   pystackSize?: number;
   /** Bytes the stdin ring holds before feedInput queues on the main thread (power of two, default 64 KiB). */
   stdinCapacity?: number;
+  /** What becomes of input the ring cannot take (default: queued, nothing lost); see setStdinModel. */
+  stdinModel?: StdinModel;
   /** What sys, os.uname() report (default: v1.23.0, 'Generic ESP32 module with ESP32'). */
   identity?: DeviceIdentity;
   /** Directory of the interpreter's in-memory file system that Python sees as `/` (default '/flash'). */
@@ -39,6 +41,17 @@ export interface MicroPythonWorkerOptions {
   modulesInit?: unknown;
   /** Output produced while no execute() is in progress (e.g. by register()). */
   onOutput?: (bytes: Uint8Array) => void;
+}
+
+/**
+ * The board's stdin as its console driver fills it: at most `limit` unread
+ * bytes, and what does not fit is 'queued' until the program reads (a link
+ * that back-pressures: USB Serial/JTAG, TinyUSB CDC from v1.24) or 'dropped'
+ * (the UART interrupt handler's ringbuf_put on a full ring).
+ */
+export interface StdinModel {
+  readonly limit: number;
+  readonly overflow: 'queued' | 'dropped';
 }
 
 /** What a restart may change: a hard reset may boot another firmware. */
@@ -69,6 +82,8 @@ export class MicroPythonWorker {
   private readonly queuedInput: Uint8Array[] = [];
   private terminated = false;
   private workerAlive = false;
+  private stdinModel: StdinModel | undefined;
+  private dropped = 0;
 
   private constructor(
     private settings: InterpreterSettings,
@@ -94,8 +109,22 @@ export class MicroPythonWorker {
       allocateInterruptControl(),
       options.onOutput,
     );
+    if (options.stdinModel) interpreter.setStdinModel(options.stdinModel);
     await interpreter.spawn();
     return interpreter;
+  }
+
+  /** How the ring takes input from now on (a reset may boot firmware whose console driver differs). */
+  setStdinModel(model: StdinModel | undefined): void {
+    if (model && !(Number.isInteger(model.limit) && model.limit >= 1 && model.limit <= this.stdin.capacity)) {
+      throw new RangeError(`the stdin limit must be 1..${this.stdin.capacity} bytes, not ${model.limit}`);
+    }
+    this.stdinModel = model;
+  }
+
+  /** Input bytes lost because the ring was full (only with overflow 'dropped'). */
+  get droppedInput(): number {
+    return this.dropped;
   }
 
   /**
@@ -193,8 +222,12 @@ export class MicroPythonWorker {
 
   private queueInput(segment: Uint8Array): void {
     if (segment.length === 0) return;
+    if (this.stdinModel?.overflow === 'dropped') {
+      this.dropped += segment.length - this.stdin.write(segment, this.stdinModel.limit);
+      return;
+    }
     if (this.queuedInput.length === 0) {
-      const written = this.stdin.write(segment);
+      const written = this.stdin.write(segment, this.stdinModel?.limit);
       if (written === segment.length) return;
       segment = segment.subarray(written);
     }
@@ -206,7 +239,7 @@ export class MicroPythonWorker {
     let announcedWait = false;
     while (this.queuedInput.length > 0) {
       const head = this.queuedInput[0]!;
-      const written = this.stdin.write(head);
+      const written = this.stdin.write(head, this.stdinModel?.limit);
       if (written === head.length) {
         this.queuedInput.shift();
         continue;
