@@ -36,7 +36,34 @@ export const DEFAULT_UART_BAUD = 115_200;
  * frame. A model of the bus limit, not a measurement of either USB
  * peripheral: real throughput is at most this.
  */
-const USB_FULL_SPEED_BULK: ThrottleOptions = { bitsPerSecond: 19 * 64 * 8 * 1000, bitsPerByte: 8, sliceBytes: 64, latencyMs: 1, maxCatchUpMs: 2 };
+const USB_FULL_SPEED_BULK: ThrottleOptions = { bitsPerSecond: 19 * 64 * 8 * 1000, bitsPerByte: 8, sliceBytes: 64, latencyMs: 1 };
+
+/**
+ * When the host's bytes reach the board: each write is cut into runs (the
+ * UART's FIFO threshold, a USB packet) that follow each other at the link's
+ * rate, after whatever is still on the wire. Absolute ms (wallClockMs).
+ */
+export class ConsoleWireClock {
+  private busyUntil = 0;
+  private readonly bytesPerMs: number;
+
+  constructor(private readonly wire: ThrottleOptions) {
+    this.bytesPerMs = wire.bitsPerSecond / (wire.bitsPerByte ?? 10) / 1000;
+  }
+
+  stamp(bytes: Uint8Array, now: number): { bytes: Uint8Array; arrivesAt: number }[] {
+    const runs: { bytes: Uint8Array; arrivesAt: number }[] = [];
+    const slice = this.wire.sliceBytes ?? 1;
+    let at = Math.max(now, this.busyUntil);
+    for (let offset = 0; offset < bytes.length; offset += slice) {
+      const run = bytes.subarray(offset, offset + slice);
+      at += run.length / this.bytesPerMs;
+      runs.push({ bytes: run, arrivesAt: at + (this.wire.latencyMs ?? 0) });
+    }
+    this.busyUntil = at;
+    return runs;
+  }
+}
 
 export interface StrictBoardOptions {
   readonly console: ConsoleKind;
@@ -51,8 +78,7 @@ export function consoleWire(options: StrictBoardOptions): ThrottleOptions {
   if (options.console !== 'uart') return USB_FULL_SPEED_BULK;
   const baud = options.baud ?? DEFAULT_UART_BAUD;
   if (!(Number.isInteger(baud) && baud >= 300 && baud <= 5_000_000)) throw new RangeError(`a UART runs at 300 to 5,000,000 baud, not ${baud}`);
-  // A host whose event loop stalls (the in-process host compressing) must not flood the ring afterwards.
-  return { bitsPerSecond: baud, bitsPerByte: 10, sliceBytes: UART_RX_FIFO_THRESHOLD, maxCatchUpMs: 2 };
+  return { bitsPerSecond: baud, bitsPerByte: 10, sliceBytes: UART_RX_FIFO_THRESHOLD };
 }
 
 /** How the console driver of MicroPython `version` (e.g. 'v1.23.0') fills stdin. */

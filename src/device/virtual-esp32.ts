@@ -10,9 +10,10 @@ import { chipByName, type Chip } from '../format/chips.js';
 import { toHex } from '../format/bytes.js';
 import { sha256 } from '../format/hash.js';
 import { createLinkedTransports } from '../transport/in-memory.js';
-import { throttle } from '../transport/throttled.js';
-import type { Transport } from '../transport/transport.js';
-import { consoleStdin, consoleWire, type StrictBoardOptions } from './board-console.js';
+import { throttle, type ThrottleOptions } from '../transport/throttled.js';
+import { TransportClosedError, type Transport } from '../transport/transport.js';
+import { ConsoleWireClock, consoleStdin, consoleWire, type StrictBoardOptions } from './board-console.js';
+import { wallClockMs } from './micropython/timed-wire.js';
 import type { BoardInit } from './board/esp32-hardware.js';
 import { boardFilesystem, type FilesystemStore } from './board/filesystem-image.js';
 import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
@@ -146,7 +147,51 @@ export class VirtualEsp32 {
     device.onData((bytes) => this.receive(bytes));
     device.onClose(unsubscribe);
     const strict = this.options.strict;
-    return strict && !network ? throttle(host, consoleWire(strict)) : host;
+    return strict && !network ? this.strictConsole(host, consoleWire(strict)) : host;
+  }
+
+  /**
+   * The console link of a board-faithful board: output at the link's rate;
+   * input stamped with the time it reaches the board, then put straight on
+   * the interpreter's timed wire while a command runs (so that this thread
+   * being busy never holds bytes back and floods the ring later), else given
+   * to the REPL at that time.
+   */
+  private strictConsole(host: Transport, wire: ThrottleOptions): Transport {
+    const output = throttle(host, wire);
+    const clock = new ConsoleWireClock(wire);
+    const toRepl: { bytes: Uint8Array; arrivesAt: number }[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deliverDue = (): void => {
+      timer = undefined;
+      while (toRepl[0] && toRepl[0].arrivesAt <= wallClockMs()) this.receive(toRepl.shift()!.bytes);
+      if (toRepl[0]) timer = setTimeout(deliverDue, toRepl[0].arrivesAt - wallClockMs());
+    };
+    return {
+      get description() {
+        return output.description;
+      },
+      get closed() {
+        return output.closed;
+      },
+      write: async (data) => {
+        if (output.closed) throw new TransportClosedError(output.description);
+        const runs = clock.stamp(data.slice(), wallClockMs());
+        for (const run of runs) {
+          if (toRepl.length === 0 && this.worker && this.currentState === 'running' && this.repl.running) this.worker.feedInput(run.bytes, run.arrivesAt);
+          else toRepl.push(run);
+        }
+        if (toRepl.length > 0 && timer === undefined) deliverDue();
+        const last = runs.at(-1)?.arrivesAt ?? 0;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, last - wallClockMs())));
+      },
+      onData: (listener) => output.onData(listener),
+      onClose: (listener) => output.onClose(listener),
+      close: async () => {
+        clearTimeout(timer);
+        await output.close();
+      },
+    };
   }
 
   /** Console input lost because the board's stdin ring was full (board-faithful mode). */

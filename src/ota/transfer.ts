@@ -110,6 +110,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 3000;
 export const DEFAULT_STALL_TIMEOUT_MS = 20_000;
 /** Silence while the window is full after which the host counts the bytes in flight as lost (longer than any flash operation). */
 const CREDIT_TIMEOUT_MS = 1000;
+/** After a report that stdin ran dry, how long the agent must read nothing more before the host counts its bytes as lost. */
+const STARVING_GRACE_MS = 300;
 /** Compressed frames kept ready ahead of the link. */
 const PRODUCE_AHEAD_BYTES = 512 * 1024;
 const EOT = 0x04;
@@ -312,9 +314,9 @@ class Session {
   private readonly frameStarts: number[][] = [];
   /** Bytes sent that never reached the agent (learnt from its acknowledgements). */
   private lostBytes = 0;
-  /** The sender waits for window (not for frames). */
-  private creditBlocked = false;
   private lastReportAt = performance.now();
+  /** The agent's last report that its stdin ran dry while the sender waited for window. */
+  private starving: { consumed: number; sent: number; at: number } | undefined;
   /** The agent has reported its result or ended. */
   private agentDone = false;
   /** A frame the agent reported damaged: the sender goes back to it at the next frame boundary. */
@@ -531,7 +533,6 @@ class Session {
       }
       const frame = this.frames[this.sendIndex];
       const room = this.window - this.inFlight();
-      this.creditBlocked = frame !== undefined && room <= 0;
       if (!frame) {
         await this.wake.wait();
         continue;
@@ -569,10 +570,12 @@ class Session {
             this.credit(message.consumed);
             break;
           case 'starving':
-            // The agent's stdin has been empty for a while. If the sender is stuck for want
-            // of window, what it counts as in flight was lost on the way: forget it.
+            // The agent's stdin has been empty for a while: what it had not consumed was lost
+            // on the way, unless it reads on (the report may have crossed bytes sent after it).
             this.credit(message.consumed);
-            if (this.creditBlocked && this.inFlight() >= this.window) this.lostBytes = this.sentTotal - message.consumed;
+            if (this.sentTotal - this.lostBytes > message.consumed) {
+              this.starving = { consumed: message.consumed, sent: this.sentTotal, at: performance.now() };
+            }
             this.wake.notify();
             break;
           case 'ack':
@@ -622,25 +625,36 @@ class Session {
 
   private credit(consumed: number): void {
     if (consumed > this.reported) this.reported = consumed;
+    if (this.starving && consumed > this.starving.consumed) this.starving = undefined;
     this.wake.notify();
   }
 
   /**
-   * Waits for the agent to report room. When bytes were lost on the way (a
-   * UART ring overrun), the agent may sit in a read that waits for bytes the
-   * host counts as in flight, and report nothing: after CREDIT_TIMEOUT_MS of
-   * silence the host counts what is in flight as lost and sends on (the
-   * agent finds the frames again, or reports damage).
+   * Waits for the agent to report room. Bytes lost on the way (a UART ring
+   * overrun) are never consumed: then the agent reports that its stdin ran
+   * dry (@W), and if it reads nothing more for STARVING_GRACE_MS (the report
+   * may have crossed bytes sent after it), what it had not consumed then
+   * counts as lost. Or it sits in a read that waits for bytes the host counts
+   * as in flight and reports nothing: after CREDIT_TIMEOUT_MS of silence,
+   * all in flight counts as lost. Either way the host sends on, and the agent
+   * finds the frames again or reports damage.
    */
   private async waitForCredit(): Promise<void> {
+    const deadline = this.starving ? this.starving.at + STARVING_GRACE_MS : this.lastReportAt + CREDIT_TIMEOUT_MS;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CREDIT_TIMEOUT_MS)));
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now()))));
     const woken = await Promise.race([this.wake.wait(), timeout]);
     clearTimeout(timer);
     if (woken !== 'timeout') return;
     // Reports that arrived while this thread was busy are handled first.
     await new Promise((resolve) => setTimeout(resolve, 0));
-    if (performance.now() - this.lastReportAt >= CREDIT_TIMEOUT_MS) this.lostBytes = this.sentTotal - this.reported;
+    const now = performance.now();
+    if (this.starving && now - this.starving.at >= STARVING_GRACE_MS) {
+      this.lostBytes = Math.max(this.lostBytes, this.starving.sent - this.starving.consumed);
+      this.starving = undefined;
+    } else if (now - this.lastReportAt >= CREDIT_TIMEOUT_MS) {
+      this.lostBytes = this.sentTotal - this.reported;
+    }
   }
 
   private write(bytes: Uint8Array): void {

@@ -13,12 +13,6 @@ export interface ThrottleOptions {
   sliceBytes?: number;
   /** Added to every byte's arrival, both ways (default 0), e.g. a USB frame. */
   latencyMs?: number;
-  /**
-   * How late a slice may be and still let the next ones catch up (default:
-   * any). A receiver that cannot take bursts (a board's UART and its small
-   * ring) needs a bound: later than this, the rest of the schedule moves back.
-   */
-  maxCatchUpMs?: number;
 }
 
 /** Bytes in each slice that is handed on at once: about 10 ms of transfer, so the flow is smooth. */
@@ -46,7 +40,6 @@ class ThrottledTransport implements Transport {
       bytesPerSecond,
       sliceBytes: options.sliceBytes ?? Math.max(1, Math.floor((bytesPerSecond * SLICE_MS) / 1000)),
       latencyMs: options.latencyMs ?? 0,
-      maxCatchUpMs: options.maxCatchUpMs ?? Infinity,
     };
     if (!(timing.sliceBytes >= 1) || !(timing.latencyMs >= 0)) throw new RangeError('throttle needs a slice of at least 1 byte and a latency of at least 0 ms');
     this.description = `${inner.description} at ${options.bitsPerSecond} bit/s`;
@@ -97,7 +90,6 @@ interface LinkTiming {
   readonly bytesPerSecond: number;
   readonly sliceBytes: number;
   readonly latencyMs: number;
-  readonly maxCatchUpMs: number;
 }
 
 interface Slice {
@@ -111,9 +103,8 @@ interface Slice {
 /**
  * One direction of the link: bytes are cut into slices, each scheduled when the
  * link would have finished carrying it, back to back while data keeps coming.
- * Timers that fire late let the following slices catch up (by at most
- * maxCatchUpMs), but never ahead of the schedule, so no stretch of time ever
- * carries more than the rate allows.
+ * Timers that fire late let the following slices catch up, but never ahead of
+ * the schedule, so no stretch of time ever carries more than the rate allows.
  */
 class LinkDirection {
   private readonly queue: Slice[] = [];
@@ -168,11 +159,6 @@ class LinkDirection {
     this.delivering = true;
     while (this.queue[0] && this.queue[0].dueAt <= performance.now()) {
       const slice = this.queue.shift()!;
-      const late = performance.now() - slice.dueAt - this.timing.maxCatchUpMs;
-      if (late > 0) {
-        for (const next of this.queue) next.dueAt += late;
-        this.busyUntil += late;
-      }
       try {
         await this.deliver(slice.bytes);
         slice.done?.resolve();

@@ -31,6 +31,8 @@ export interface InterpreterSettings {
 
 export interface WorkerBootData {
   stdinBuffer: SharedArrayBuffer;
+  /** The board-faithful console wire (timed-wire.ts); unused in the forgiving default. */
+  wireBuffer: SharedArrayBuffer;
   interruptControl: SharedArrayBuffer;
   settings: InterpreterSettings;
 }

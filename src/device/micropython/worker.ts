@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { InterpreterSession, type SessionHost } from './interpreter-session.js';
 import type { FromWorker, InterpreterSettings, ToWorker, WorkerBootData } from './protocol.js';
 import { StdinRing } from './stdin-ring.js';
+import { TimedWire } from './timed-wire.js';
 
 const port = parentPort!;
 const boot = workerData as WorkerBootData;
@@ -15,6 +16,7 @@ const post = (message: FromWorker): void => port.postMessage(message);
 
 const host: SessionHost = {
   stdin: new StdinRing(boot.stdinBuffer),
+  wire: new TimedWire(boot.wireBuffer),
   interruptControl: boot.interruptControl,
   onOutput: (bytes) => post({ type: 'output', bytes }),
   onStdinSpace: () => post({ type: 'stdin-space' }),
