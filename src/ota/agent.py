@@ -58,11 +58,12 @@ def _stdin_capacity():
 
 
 class _Link:
-    # Reads stdin in pieces of at most half the window and tells the host how
-    # much it has consumed before the host could run out of window.
+    # Reads stdin in pieces of at most a quarter of the window and tells the
+    # host how much it has consumed before the host could run out of window
+    # (room comes back in small steps, so a slow round trip idles the link less).
     def __init__(self, window, idle_ms):
         self.stdin = sys.stdin.buffer
-        self.half = max(window // 2, 1)
+        self.piece = max(window // 4, 1)
         self.consumed = 0
         self.reported = 0
         self.idle_ms = idle_ms
@@ -83,9 +84,9 @@ class _Link:
         n = len(mv)
         got = 0
         while got < n:
-            if self.consumed - self.reported >= self.half:
+            if self.consumed - self.reported >= self.piece:
                 self.say("@C")
-            k = min(n - got, step or self.half)
+            k = min(n - got, step or self.piece)
             if self.poller is not None and not self.poller.poll(0):
                 # Nothing waiting. After a short quiet spell say so: the host
                 # may count bytes a UART dropped as still in flight, or (while

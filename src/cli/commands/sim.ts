@@ -127,7 +127,7 @@ async function readFirmware(path: string): Promise<Uint8Array> {
 function strictOptions(options: SimOptions): StrictBoardOptions | undefined {
   if (!options.strict) {
     const stray = [options.uart && '--uart', options.baud && '--baud', options.flashTimeScale && '--flash-time-scale'].filter(Boolean);
-    if (stray.length > 0) throw new UserError(`${stray.join(', ')} only apply with --strict`);
+    if (stray.length > 0) throw new UserError(`${stray.join(', ')} ${stray.length === 1 ? 'applies' : 'apply'} only with --strict`);
     return undefined;
   }
   const kind = options.uart ?? 'uart';
