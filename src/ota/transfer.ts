@@ -315,7 +315,7 @@ class Session {
   /** Bytes sent that never reached the agent (learnt from its acknowledgements). */
   private lostBytes = 0;
   private lastReportAt = performance.now();
-  /** The agent's last report that its stdin ran dry while the sender waited for window. */
+  /** The agent's last report that its stdin ran dry, with what the host had sent by then. */
   private starving: { consumed: number; sent: number; at: number } | undefined;
   /** The agent has reported its result or ended. */
   private agentDone = false;
