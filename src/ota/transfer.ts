@@ -112,6 +112,8 @@ export const DEFAULT_STALL_TIMEOUT_MS = 20_000;
 const CREDIT_TIMEOUT_MS = 1000;
 /** After a report that stdin ran dry, how long the agent must read nothing more before the host counts its bytes as lost. */
 const STARVING_GRACE_MS = 300;
+/** Silence after the last frame was sent after which the host sends again from the first unacknowledged frame (longer than the agent's final checks). */
+const END_SILENCE_MS = 4000;
 /** Compressed frames kept ready ahead of the link. */
 const PRODUCE_AHEAD_BYTES = 512 * 1024;
 const EOT = 0x04;
@@ -315,6 +317,8 @@ class Session {
   /** Bytes sent that never reached the agent (learnt from its acknowledgements). */
   private lostBytes = 0;
   private lastReportAt = performance.now();
+  /** Highest frame the agent acknowledged. */
+  private ackedSeq = -1;
   /** The agent's last report that its stdin ran dry, with what the host had sent by then. */
   private starving: { consumed: number; sent: number; at: number } | undefined;
   /** The agent has reported its result or ended. */
@@ -534,7 +538,7 @@ class Session {
       const frame = this.frames[this.sendIndex];
       const room = this.window - this.inFlight();
       if (!frame) {
-        await this.wake.wait();
+        await this.waitAfterLastFrame();
         continue;
       }
       if (room <= 0) {
@@ -579,6 +583,7 @@ class Session {
             this.wake.notify();
             break;
           case 'ack':
+            this.ackedSeq = Math.max(this.ackedSeq, message.seq);
             this.noteLostBytes(message.seq, message.start);
             this.credit(message.consumed);
             this.ackedBytes += this.frames[message.seq]?.imageBytes ?? 0;
@@ -627,6 +632,25 @@ class Session {
     if (consumed > this.reported) this.reported = consumed;
     if (this.starving && consumed > this.starving.consumed) this.starving = undefined;
     this.wake.notify();
+  }
+
+  /**
+   * Everything is sent. If the agent then says nothing for END_SILENCE_MS, a
+   * frame it waits for lost bytes on the way (it sits in a read that will
+   * never be filled): send again from the first frame it has not
+   * acknowledged (what it reads then is damage it reports, or the frame).
+   */
+  private async waitAfterLastFrame(): Promise<void> {
+    if (!this.produced) return this.wake.wait();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), END_SILENCE_MS)));
+    const woken = await Promise.race([this.wake.wait(), timeout]);
+    clearTimeout(timer);
+    if (woken !== 'timeout' || this.stopped) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (performance.now() - this.lastReportAt < END_SILENCE_MS || this.ackedSeq + 1 >= this.frames.length) return;
+    this.lostBytes = this.sentTotal - this.reported;
+    this.rewindTo = Math.min(this.rewindTo ?? this.ackedSeq + 1, this.ackedSeq + 1);
   }
 
   /**

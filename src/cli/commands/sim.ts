@@ -96,6 +96,11 @@ async function runSimulator(options: SimOptions): Promise<void> {
   lines.push(`  Ctrl-C stops it${options.flash ? ` and saves the flash to ${options.flash}` : ''}.`, '');
   printText(lines.join('\n'));
 
+  // Listen for Ctrl-C before the first (slow) save, so that an early one still saves and exits cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   let savedAt = board.flash.stats().operations;
   const save = async () => {
     const operations = board.flash.stats().operations;
@@ -105,10 +110,7 @@ async function runSimulator(options: SimOptions): Promise<void> {
   };
   await save();
   const timer = setInterval(() => void save(), SAVE_INTERVAL_MS);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   clearInterval(timer);
   for (const server of servers) await server.close();
   await board.stop();

@@ -26,7 +26,7 @@ export interface MicroPythonWorkerOptions {
   pystackSize?: number;
   /** Bytes the stdin ring holds before feedInput queues on the main thread (power of two, default 64 KiB). */
   stdinCapacity?: number;
-  /** What becomes of input the ring cannot take (default: queued, nothing lost); see setStdinModel. */
+  /** Board-faithful stdin (a ring of a board's size behind a timed wire; see setStdinModel). Default: the forgiving ring, nothing lost. */
   stdinModel?: StdinModel;
   /** What sys, os.uname() report (default: v1.23.0, 'Generic ESP32 module with ESP32'). */
   identity?: DeviceIdentity;
