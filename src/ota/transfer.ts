@@ -250,6 +250,17 @@ class Wakeup {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** Waits for a notify() or `ms`; false on timeout, after letting whatever arrived meanwhile be handled. */
+  async waitAtMost(ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, ms))));
+    const woken = await Promise.race([this.wait(), timeout]);
+    clearTimeout(timer);
+    if (woken !== 'timeout') return true;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return false;
+  }
+
   notify(): void {
     const waiters = this.waiters;
     this.waiters = [];
@@ -642,12 +653,7 @@ class Session {
    */
   private async waitAfterLastFrame(): Promise<void> {
     if (!this.produced) return this.wake.wait();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), END_SILENCE_MS)));
-    const woken = await Promise.race([this.wake.wait(), timeout]);
-    clearTimeout(timer);
-    if (woken !== 'timeout' || this.stopped) return;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    if ((await this.wake.waitAtMost(END_SILENCE_MS)) || this.stopped) return;
     if (performance.now() - this.lastReportAt < END_SILENCE_MS || this.ackedSeq + 1 >= this.frames.length) return;
     this.lostBytes = this.sentTotal - this.reported;
     this.rewindTo = Math.min(this.rewindTo ?? this.ackedSeq + 1, this.ackedSeq + 1);
@@ -665,13 +671,7 @@ class Session {
    */
   private async waitForCredit(): Promise<void> {
     const deadline = this.starving ? this.starving.at + STARVING_GRACE_MS : this.lastReportAt + CREDIT_TIMEOUT_MS;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now()))));
-    const woken = await Promise.race([this.wake.wait(), timeout]);
-    clearTimeout(timer);
-    if (woken !== 'timeout') return;
-    // Reports that arrived while this thread was busy are handled first.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (await this.wake.waitAtMost(deadline - performance.now())) return;
     const now = performance.now();
     if (this.starving && now - this.starving.at >= STARVING_GRACE_MS) {
       this.lostBytes = Math.max(this.lostBytes, this.starving.sent - this.starving.consumed);
