@@ -29,3 +29,12 @@ export function choiceOption<T extends string>(option: string, choices: readonly
     return text as T;
   };
 }
+
+/** A positive number (not only whole: a scale factor, a rate). */
+export function positiveNumberOption(option: string): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new UserError(`${option} must be a positive number, got '${text}'`);
+    return value;
+  };
+}

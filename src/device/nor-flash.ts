@@ -70,6 +70,29 @@ export function createSharedFlash(size = 4 * 1024 * 1024, timing: FlashTiming = 
   return { memory, counters, sums: new SharedArrayBuffer(FLOAT_SUMS * 8), timing };
 }
 
+/**
+ * Makes each erase and program take its datasheet time (times `scale`) in
+ * real time, by sleeping the calling thread: only for a worker thread (the
+ * interpreter's), which a flash operation blocks as it blocks a board's CPU.
+ * Back-to-back operations keep to one schedule, so a late wake-up is made
+ * good by the next operation instead of adding up.
+ */
+export class FlashBusyClock {
+  private until = 0;
+  private readonly cell = new Int32Array(new SharedArrayBuffer(4));
+
+  constructor(readonly scale: number) {
+    if (!(scale > 0)) throw new RangeError(`the flash time scale must be positive, not ${scale}`);
+  }
+
+  busy(ms: number): void {
+    const now = performance.now();
+    this.until = (this.until > now - 1 ? this.until : now) + ms * this.scale;
+    const left = this.until - performance.now();
+    if (left > 0) Atomics.wait(this.cell, 0, 0, left);
+  }
+}
+
 export class NorFlash {
   readonly size: number;
   /** Live view of the chip's contents (read freely; change only through erase/program). */
@@ -77,7 +100,10 @@ export class NorFlash {
   private readonly counters: Int32Array;
   private readonly sums: Float64Array;
 
-  constructor(readonly shared: SharedFlash = createSharedFlash()) {
+  constructor(
+    readonly shared: SharedFlash = createSharedFlash(),
+    private readonly clock?: FlashBusyClock,
+  ) {
     this.bytes = new Uint8Array(shared.memory);
     this.size = this.bytes.length;
     this.counters = new Int32Array(shared.counters);
@@ -186,6 +212,7 @@ export class NorFlash {
     Atomics.add(this.counters, counter, 1);
     this.sums[Sum.BytesProgrammed]! += bytes;
     this.sums[Sum.BusyMs]! += ms;
+    this.clock?.busy(ms);
   }
 
   private checkRange(offset: number, length: number): void {

@@ -10,7 +10,10 @@ import { chipByName, type Chip } from '../format/chips.js';
 import { toHex } from '../format/bytes.js';
 import { sha256 } from '../format/hash.js';
 import { createLinkedTransports } from '../transport/in-memory.js';
-import type { Transport } from '../transport/transport.js';
+import { throttle, type ThrottleOptions } from '../transport/throttled.js';
+import { TransportClosedError, type Transport } from '../transport/transport.js';
+import { ConsoleWireClock, consoleStdin, consoleWire, type StrictBoardOptions } from './board-console.js';
+import { wallClockMs } from './micropython/timed-wire.js';
 import type { BoardInit } from './board/esp32-hardware.js';
 import { boardFilesystem, type FilesystemStore } from './board/filesystem-image.js';
 import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
@@ -42,6 +45,13 @@ export interface VirtualEsp32Options {
   readonly network?: BoardNetwork;
   /** Where the interpreter runs (default: a Node worker thread; a page passes a Web Worker). */
   readonly spawnInterpreter?: SpawnInterpreterThread;
+  /**
+   * Board-faithful mode: the console's wire rate and stdin ring (bytes lost
+   * or held back as on a board), flash operations that block the interpreter
+   * for their datasheet time. Default: a forgiving board (64 KiB of stdin,
+   * nothing lost, flash time only accounted).
+   */
+  readonly strict?: StrictBoardOptions;
 }
 
 /** Not a literal in new URL(…): a page's bundler would copy the file; a page hands the worker its own bundled copy. */
@@ -135,15 +145,69 @@ export class VirtualEsp32 {
     return () => this.bootListeners.delete(listener);
   }
 
-  /** A host connection to the board's UART, as a Transport. Several may be open; all see the output. */
-  connect(description = 'virtual ESP32'): Transport {
+  /**
+   * A host connection to the board's console, as a Transport. Several may be
+   * open; all see the output. In board-faithful mode it runs at the console's
+   * rate, unless `network` (WebREPL, which does not pass the console's wire).
+   */
+  connect(description = 'virtual ESP32', { network = false } = {}): Transport {
     const [host, device] = createLinkedTransports(description);
     const unsubscribe = this.onOutput((bytes) => {
       if (!device.closed) void device.write(bytes);
     });
     device.onData((bytes) => this.receive(bytes));
     device.onClose(unsubscribe);
-    return host;
+    const strict = this.options.strict;
+    return strict && !network ? this.strictConsole(host, consoleWire(strict)) : host;
+  }
+
+  /**
+   * The console link of a board-faithful board: output at the link's rate;
+   * input stamped with the time it reaches the board, then put straight on
+   * the interpreter's timed wire while a command runs (so that this thread
+   * being busy never holds bytes back and floods the ring later), else given
+   * to the REPL at that time.
+   */
+  private strictConsole(host: Transport, wire: ThrottleOptions): Transport {
+    const output = throttle(host, wire);
+    const clock = new ConsoleWireClock(wire);
+    const toRepl: { bytes: Uint8Array; arrivesAt: number }[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deliverDue = (): void => {
+      timer = undefined;
+      while (toRepl[0] && toRepl[0].arrivesAt <= wallClockMs()) this.receive(toRepl.shift()!.bytes);
+      if (toRepl[0]) timer = setTimeout(deliverDue, toRepl[0].arrivesAt - wallClockMs());
+    };
+    return {
+      get description() {
+        return output.description;
+      },
+      get closed() {
+        return output.closed;
+      },
+      write: async (data) => {
+        if (output.closed) throw new TransportClosedError(output.description);
+        const runs = clock.stamp(data.slice(), wallClockMs());
+        for (const run of runs) {
+          if (toRepl.length === 0 && this.worker && this.currentState === 'running' && this.repl.running) this.worker.feedInput(run.bytes, run.arrivesAt);
+          else toRepl.push(run);
+        }
+        if (toRepl.length > 0 && timer === undefined) deliverDue();
+        const last = runs.at(-1)?.arrivesAt ?? 0;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, last - wallClockMs())));
+      },
+      onData: (listener) => output.onData(listener),
+      onClose: (listener) => output.onClose(listener),
+      close: async () => {
+        clearTimeout(timer);
+        await output.close();
+      },
+    };
+  }
+
+  /** Console input lost because the board's stdin ring was full (board-faithful mode). */
+  get droppedInput(): number {
+    return this.worker?.droppedInput ?? 0;
   }
 
   /** Waits until the REPL has handled everything it received (for tests and clean shutdown). */
@@ -225,9 +289,11 @@ export class VirtualEsp32 {
       pythonModules: this.options.pythonModules,
       filesystemRoot: FILESYSTEM_ROOT,
       network: this.options.network !== undefined,
+      ...(this.options.strict && { strict: true, flashTimeScale: this.options.strict.flashTimeScale ?? 1 }),
     };
     // A reset drops every connection, as on a chip.
     this.options.network?.reset(() => this.worker?.wake());
+    const stdinModel = this.options.strict && consoleStdin(this.options.strict.console, this.currentIdentity.version);
     if (!this.worker) {
       this.worker = await MicroPythonWorker.start({
         identity: this.currentIdentity,
@@ -237,9 +303,11 @@ export class VirtualEsp32 {
         ...(this.options.heapSize ? { heapSize: this.options.heapSize } : {}),
         ...(this.options.network && { hostCalls: this.networkCall(this.options.network) }),
         ...(this.options.spawnInterpreter ? { spawnThread: this.options.spawnInterpreter } : {}),
+        ...(stdinModel && { stdinModel }),
         onOutput: (bytes) => this.emit(bytes),
       });
     } else {
+      this.worker.setStdinModel(stdinModel || undefined);
       await this.worker.restart({ identity: this.currentIdentity, modulesInit: init });
     }
     this.currentState = 'running';

@@ -61,7 +61,7 @@ export async function serveUartOverTcp(board: VirtualEsp32, port: number, host =
 }
 
 export async function serveWebRepl(board: VirtualEsp32, options: { password: string; port: number; host?: string }): Promise<WebReplServer> {
-  const link = board.connect('WebREPL');
+  const link = board.connect('WebREPL', { network: true });
   return startWebReplServer({
     password: options.password,
     port: options.port,

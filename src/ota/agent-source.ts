@@ -15,6 +15,8 @@ export interface AgentConfig {
   readonly idleMs: number;
   /** Report the CRC-32 of the blocks already in the partition before taking frames. */
   readonly resume: boolean;
+  /** 4 KiB blocks written at once where the partition allows (16: 64 KiB block erases; 1: a sector erase per block). */
+  readonly group: number;
   /** Frames come base64-encoded (a link that carries only text). */
   readonly text?: boolean;
 }
@@ -45,9 +47,12 @@ export function agentProgram(source: string, config: AgentConfig): string {
     ['length', config.length],
     ['window', config.window],
     ['idleMs', config.idleMs],
+    ['group', config.group],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`agent ${name} must be a non-negative integer, not ${value}`);
   }
-  lines.push(`_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0}, ${config.text ? 1 : 0})`);
+  lines.push(
+    `_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0}, ${config.group}, ${config.text ? 1 : 0})`,
+  );
   return lines.join('\n') + '\n';
 }

@@ -64,6 +64,13 @@ export interface TransferOptions {
   readonly resume?: boolean;
   /** How frames travel (see frames.ts); default 'base64' on a transport that carries only text, else 'binary'. */
   readonly framing?: Framing;
+  /**
+   * 'block' (default): the agent writes 16 blocks at once where the partition
+   * allows, one 64 KiB block erase (150 ms) instead of 16 sector erases
+   * (720 ms), if it can allocate the 64 KiB buffer. 'sector': every 4 KiB
+   * block erased and written on its own.
+   */
+  readonly erase?: 'block' | 'sector';
   /** Refuse the image unless its SHA-256 is this (64 hex digits). */
   readonly expectedSha256?: string;
   /** The agent stops when the host is silent this long (default 3000 ms); also how long a takeover waits. */
@@ -99,11 +106,19 @@ export interface TransferResult {
   readonly windowBits: number | undefined;
   /** The window used (bytes in flight). */
   readonly window: number;
+  /** Bytes the agent erased and wrote at once where it could: 65536, or 4096 (asked for, or no RAM for more). */
+  readonly eraseUnit: number;
   readonly elapsedMs: number;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 3000;
 export const DEFAULT_STALL_TIMEOUT_MS = 20_000;
+/** Silence while the window is full after which the host counts the bytes in flight as lost (longer than any flash operation). */
+const CREDIT_TIMEOUT_MS = 1000;
+/** After a report that stdin ran dry, how long the agent must read nothing more before the host counts its bytes as lost. */
+const STARVING_GRACE_MS = 300;
+/** Silence after the last frame was sent after which the host sends again from the first unacknowledged frame (longer than the agent's final checks). */
+const END_SILENCE_MS = 4000;
 /** Compressed frames kept ready ahead of the link. */
 const PRODUCE_AHEAD_BYTES = 512 * 1024;
 const EOT = 0x04;
@@ -145,6 +160,7 @@ export async function transferImage(client: ReplClient, transport: Transport, im
     window: options.window ?? 0,
     idleMs,
     resume: options.resume ?? false,
+    group: eraseGroup(options.erase),
     text: framing === 'base64',
   });
   const agentBytes = new TextEncoder().encode(program).length;
@@ -177,6 +193,12 @@ export async function transferImage(client: ReplClient, transport: Transport, im
     sha256Hex,
     elapsedMs: performance.now() - startedAt,
   };
+}
+
+/** 4 KiB blocks the agent collects and writes with one writeblocks(): 16 fill one 64 KiB flash block. */
+function eraseGroup(erase: TransferOptions['erase'] = 'block'): number {
+  if (erase !== 'block' && erase !== 'sector') throw new RangeError(`erase must be 'block' or 'sector', not ${String(erase)}`);
+  return erase === 'block' ? 16 : 1;
 }
 
 /**
@@ -217,11 +239,12 @@ interface Hello {
   partition: string;
   partitionSize: number;
   blocks: number;
+  group: number;
 }
 
 type Outcome = Pick<
   TransferResult,
-  'partition' | 'bytesWritten' | 'wireBytes' | 'resumedBlocks' | 'sentBlocks' | 'retransmits' | 'compression' | 'framing' | 'windowBits' | 'window'
+  'partition' | 'bytesWritten' | 'wireBytes' | 'resumedBlocks' | 'sentBlocks' | 'retransmits' | 'compression' | 'framing' | 'windowBits' | 'window' | 'eraseUnit'
 >;
 
 /** A frame and what it carries, for progress. */
@@ -236,6 +259,17 @@ class Wakeup {
 
   wait(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Waits for a notify() or `ms`; false on timeout, after letting whatever arrived meanwhile be handled. */
+  async waitAtMost(ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, ms))));
+    const woken = await Promise.race([this.wait(), timeout]);
+    clearTimeout(timer);
+    if (woken !== 'timeout') return true;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return false;
   }
 
   notify(): void {
@@ -304,8 +338,11 @@ class Session {
   private readonly frameStarts: number[][] = [];
   /** Bytes sent that never reached the agent (learnt from its acknowledgements). */
   private lostBytes = 0;
-  /** The sender waits for window (not for frames). */
-  private creditBlocked = false;
+  private lastReportAt = performance.now();
+  /** Highest frame the agent acknowledged. */
+  private ackedSeq = -1;
+  /** The agent's last report that its stdin ran dry, with what the host had sent by then. */
+  private starving: { consumed: number; sent: number; at: number } | undefined;
   /** The agent has reported its result or ended. */
   private agentDone = false;
   /** A frame the agent reported damaged: the sender goes back to it at the next frame boundary. */
@@ -374,6 +411,7 @@ class Session {
         framing: this.context.framing,
         windowBits,
         window: this.window,
+        eraseUnit: hello.group * FLASH_BLOCK_SIZE,
       };
     } catch (error) {
       this.stopped = true;
@@ -415,6 +453,7 @@ class Session {
       partition: hello.fields['part'] ?? '?',
       partitionSize: field('size'),
       blocks: field('blocks'),
+      group: field('group'),
     };
     if ((hello.fields['framing'] ?? 'binary') !== this.context.framing) {
       throw new TransferError('protocol', `the agent takes ${hello.fields['framing'] ?? 'binary'} frames, not ${this.context.framing} as asked`);
@@ -511,6 +550,7 @@ class Session {
 
   /** Writes frames while the window has room; goes back to a frame the agent reports damaged. */
   private async send(): Promise<void> {
+    this.lastReportAt = performance.now();
     while (!this.stopped) {
       if (this.rewindTo !== undefined && this.sendOffset === 0) {
         this.sendIndex = this.rewindTo;
@@ -523,9 +563,12 @@ class Session {
       }
       const frame = this.frames[this.sendIndex];
       const room = this.window - this.inFlight();
-      this.creditBlocked = frame !== undefined && room <= 0;
-      if (!frame || room <= 0) {
-        await this.wake.wait();
+      if (!frame) {
+        await this.waitAfterLastFrame();
+        continue;
+      }
+      if (room <= 0) {
+        await this.waitForCredit();
         continue;
       }
       if (this.sendOffset === 0) (this.frameStarts[this.sendIndex] ??= []).push(this.sentTotal);
@@ -551,18 +594,22 @@ class Session {
       while (!this.stopped) {
         const message = await this.output.next();
         if (message === 'ended') throw await this.programEnded();
+        this.lastReportAt = performance.now();
         switch (message.kind) {
           case 'credit':
             this.credit(message.consumed);
             break;
           case 'starving':
-            // The agent's stdin has been empty for a while. If the sender is stuck for want
-            // of window, what it counts as in flight was lost on the way: forget it.
+            // The agent's stdin has been empty for a while: what it had not consumed was lost
+            // on the way, unless it reads on (the report may have crossed bytes sent after it).
             this.credit(message.consumed);
-            if (this.creditBlocked && this.inFlight() >= this.window) this.lostBytes = this.sentTotal - message.consumed;
+            if (this.sentTotal - this.lostBytes > message.consumed) {
+              this.starving = { consumed: message.consumed, sent: this.sentTotal, at: performance.now() };
+            }
             this.wake.notify();
             break;
           case 'ack':
+            this.ackedSeq = Math.max(this.ackedSeq, message.seq);
             this.noteLostBytes(message.seq, message.start);
             this.credit(message.consumed);
             this.ackedBytes += this.frames[message.seq]?.imageBytes ?? 0;
@@ -609,7 +656,44 @@ class Session {
 
   private credit(consumed: number): void {
     if (consumed > this.reported) this.reported = consumed;
+    if (this.starving && consumed > this.starving.consumed) this.starving = undefined;
     this.wake.notify();
+  }
+
+  /**
+   * Everything is sent. If the agent then says nothing for END_SILENCE_MS, a
+   * frame it waits for lost bytes on the way (it sits in a read that will
+   * never be filled): send again from the first frame it has not
+   * acknowledged (what it reads then is damage it reports, or the frame).
+   */
+  private async waitAfterLastFrame(): Promise<void> {
+    if (!this.produced) return this.wake.wait();
+    if ((await this.wake.waitAtMost(END_SILENCE_MS)) || this.stopped) return;
+    if (performance.now() - this.lastReportAt < END_SILENCE_MS || this.ackedSeq + 1 >= this.frames.length) return;
+    this.lostBytes = this.sentTotal - this.reported;
+    this.rewindTo = Math.min(this.rewindTo ?? this.ackedSeq + 1, this.ackedSeq + 1);
+  }
+
+  /**
+   * Waits for the agent to report room. Bytes lost on the way (a UART ring
+   * overrun) are never consumed: then the agent reports that its stdin ran
+   * dry (@W), and if it reads nothing more for STARVING_GRACE_MS (the report
+   * may have crossed bytes sent after it), what it had not consumed then
+   * counts as lost. Or it sits in a read that waits for bytes the host counts
+   * as in flight and reports nothing: after CREDIT_TIMEOUT_MS of silence,
+   * all in flight counts as lost. Either way the host sends on, and the agent
+   * finds the frames again or reports damage.
+   */
+  private async waitForCredit(): Promise<void> {
+    const deadline = this.starving ? this.starving.at + STARVING_GRACE_MS : this.lastReportAt + CREDIT_TIMEOUT_MS;
+    if (await this.wake.waitAtMost(deadline - performance.now())) return;
+    const now = performance.now();
+    if (this.starving && now - this.starving.at >= STARVING_GRACE_MS) {
+      this.lostBytes = Math.max(this.lostBytes, this.starving.sent - this.starving.consumed);
+      this.starving = undefined;
+    } else if (now - this.lastReportAt >= CREDIT_TIMEOUT_MS) {
+      this.lostBytes = this.sentTotal - this.reported;
+    }
   }
 
   private write(bytes: Uint8Array): void {

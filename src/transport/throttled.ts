@@ -9,6 +9,10 @@ export interface ThrottleOptions {
   bitsPerSecond: number;
   /** Bits on the wire per byte: 10 for 8N1 (start + 8 data + stop), the default. */
   bitsPerByte?: number;
+  /** Bytes handed on at once (default: about 10 ms of the link), e.g. a UART's RX FIFO interrupt threshold. */
+  sliceBytes?: number;
+  /** Added to every byte's arrival, both ways (default 0), e.g. a USB frame. */
+  latencyMs?: number;
 }
 
 /** Bytes in each slice that is handed on at once: about 10 ms of transfer, so the flow is smooth. */
@@ -32,10 +36,16 @@ class ThrottledTransport implements Transport {
     const bitsPerByte = options.bitsPerByte ?? 10;
     if (!(options.bitsPerSecond > 0) || !(bitsPerByte > 0)) throw new RangeError('throttle needs a positive bit rate and bits per byte');
     const bytesPerSecond = options.bitsPerSecond / bitsPerByte;
-    this.description = `${inner.description} at ${options.bitsPerSecond} bit/s`;
-    this.outgoing = new LinkDirection(bytesPerSecond, (slice) => inner.write(slice));
-    this.incoming = new LinkDirection(
+    const timing = {
       bytesPerSecond,
+      sliceBytes: options.sliceBytes ?? Math.max(1, Math.floor((bytesPerSecond * SLICE_MS) / 1000)),
+      latencyMs: options.latencyMs ?? 0,
+    };
+    if (!(timing.sliceBytes >= 1) || !(timing.latencyMs >= 0)) throw new RangeError('throttle needs a slice of at least 1 byte and a latency of at least 0 ms');
+    this.description = `${inner.description} at ${options.bitsPerSecond} bit/s`;
+    this.outgoing = new LinkDirection(timing, (slice) => inner.write(slice));
+    this.incoming = new LinkDirection(
+      timing,
       async (slice) => this.events.emitData(slice),
       () => {
         if (this.innerClosed) this.events.emitClose(this.innerClosed.error);
@@ -76,6 +86,12 @@ class ThrottledTransport implements Transport {
   }
 }
 
+interface LinkTiming {
+  readonly bytesPerSecond: number;
+  readonly sliceBytes: number;
+  readonly latencyMs: number;
+}
+
 interface Slice {
   bytes: Uint8Array;
   /** When its last byte has crossed the link, in performance.now() time. */
@@ -95,15 +111,12 @@ class LinkDirection {
   private busyUntil = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private delivering = false;
-  private readonly sliceBytes: number;
 
   constructor(
-    private readonly bytesPerSecond: number,
+    private readonly timing: LinkTiming,
     private readonly deliver: (slice: Uint8Array) => Promise<void>,
     private readonly onDrained?: () => void,
-  ) {
-    this.sliceBytes = Math.max(1, Math.floor((bytesPerSecond * SLICE_MS) / 1000));
-  }
+  ) {}
 
   get idle(): boolean {
     return this.queue.length === 0 && !this.delivering;
@@ -112,13 +125,14 @@ class LinkDirection {
   send(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
+      const { sliceBytes, bytesPerSecond, latencyMs } = this.timing;
       let at = performance.now();
       if (this.busyUntil > at) at = this.busyUntil;
-      for (let offset = 0; offset < bytes.length; offset += this.sliceBytes) {
-        const piece = bytes.subarray(offset, offset + this.sliceBytes);
-        at += (piece.length * 1000) / this.bytesPerSecond;
-        const last = offset + this.sliceBytes >= bytes.length;
-        this.queue.push({ bytes: piece, dueAt: at, done: last ? { resolve, reject } : undefined });
+      for (let offset = 0; offset < bytes.length; offset += sliceBytes) {
+        const piece = bytes.subarray(offset, offset + sliceBytes);
+        at += (piece.length * 1000) / bytesPerSecond;
+        const last = offset + sliceBytes >= bytes.length;
+        this.queue.push({ bytes: piece, dueAt: at + latencyMs, done: last ? { resolve, reject } : undefined });
       }
       this.busyUntil = at;
       this.arm();

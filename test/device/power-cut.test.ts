@@ -37,14 +37,18 @@ function flashFrom(snapshot: Uint8Array): NorFlash {
   return new NorFlash(shared);
 }
 
-/** What esp32.Partition does for the OTA script: writeblocks (erase + program) per 4 KiB block, then set_boot. */
-function update(flash: NorFlash): void {
+/**
+ * What esp32.Partition does for an OTA writer, then set_boot: writeblocks (erase + program)
+ * per 4 KiB block as the OTA script does, or per 64 KiB group (one block erase) as the
+ * transfer agent does where the partition allows.
+ */
+function update(flash: NorFlash, eraseUnit: 0x1000 | 0x10000): void {
   const api = new EspIdfApi({ flash, table: TABLE, chipId: ESP32.id, rollbackEnabled: true, running: findPartition(TABLE, 'ota_0')!, sha256: nativeSha256 });
-  for (let offset = 0; offset < NEW_FIRMWARE.length; offset += 0x1000) {
-    const block = new Uint8Array(0x1000).fill(0xff);
-    block.set(NEW_FIRMWARE.subarray(offset, offset + 0x1000));
-    assert.equal(api.erase(OTA_1, offset, 0x1000), 0);
-    assert.equal(api.write(OTA_1, offset, block), 0);
+  for (let offset = 0; offset < NEW_FIRMWARE.length; offset += eraseUnit) {
+    const unit = new Uint8Array(eraseUnit).fill(0xff);
+    unit.set(NEW_FIRMWARE.subarray(offset, offset + eraseUnit));
+    assert.equal(api.erase(OTA_1, offset, eraseUnit), 0);
+    assert.equal(api.write(OTA_1, offset, unit), 0);
   }
   assert.equal(api.setBootPartition(OTA_1), 0);
 }
@@ -52,32 +56,38 @@ function update(flash: NorFlash): void {
 describe('power cut during an update', () => {
   const snapshot = firstBootedFlash();
 
-  it('at every single erase/program operation, the board still boots a valid image', () => {
-    const probe = flashFrom(snapshot);
-    const start = probe.stats().operations;
-    update(probe);
-    const operations = probe.stats().operations - start;
-    assert.ok(operations > 300, `an update of ${NEW_FIRMWARE.length} bytes takes ${operations} flash operations`);
-    const booted = { old: 0, new: 0 };
-    for (let cut = 0; cut < operations; cut++) {
-      const flash = flashFrom(snapshot);
-      flash.cutPowerAfter(cut);
-      assert.throws(() => update(flash), PowerCutError, `cut after ${cut} operations`);
-      flash.restorePower();
-      const result = runBootloader(flash, bootOptions);
-      if (result.partition.label === 'ota_1') {
-        assert.ok(equalBytes(flash.read(OTA_1.offset, NEW_FIRMWARE.length), NEW_FIRMWARE), `cut ${cut}: booted a partial ota_1`);
-        booted.new++;
-      } else {
-        assert.equal(result.partition.label, 'ota_0', `cut ${cut}`);
-        booted.old++;
+  for (const [name, eraseUnit] of [
+    ['4 KiB sector erases', 0x1000],
+    ['64 KiB block erases', 0x10000],
+  ] as const) {
+    it(`at every single erase/program operation (${name}), the board still boots a valid image`, () => {
+      const probe = flashFrom(snapshot);
+      const start = probe.stats().operations;
+      update(probe, eraseUnit);
+      const operations = probe.stats().operations - start;
+      assert.ok(operations > 300, `an update of ${NEW_FIRMWARE.length} bytes takes ${operations} flash operations`);
+      if (eraseUnit === 0x10000) assert.ok(probe.stats().blockErases >= 2, 'the update erased 64 KiB blocks');
+      const booted = { old: 0, new: 0 };
+      for (let cut = 0; cut < operations; cut++) {
+        const flash = flashFrom(snapshot);
+        flash.cutPowerAfter(cut);
+        assert.throws(() => update(flash, eraseUnit), PowerCutError, `cut after ${cut} operations`);
+        flash.restorePower();
+        const result = runBootloader(flash, bootOptions);
+        if (result.partition.label === 'ota_1') {
+          assert.ok(equalBytes(flash.read(OTA_1.offset, NEW_FIRMWARE.length), NEW_FIRMWARE), `cut ${cut}: booted a partial ota_1`);
+          booted.new++;
+        } else {
+          assert.equal(result.partition.label, 'ota_0', `cut ${cut}`);
+          booted.old++;
+        }
+        // And it keeps booting: the next reset (rollback of the unconfirmed image included) works too.
+        assert.ok(['ota_0', 'ota_1'].includes(runBootloader(flash, bootOptions).partition.label));
       }
-      // And it keeps booting: the next reset (rollback of the unconfirmed image included) works too.
-      assert.ok(['ota_0', 'ota_1'].includes(runBootloader(flash, bootOptions).partition.label));
-    }
-    // Every cut falls before set_boot's otadata write completed (a torn entry fails its CRC), so all boot the old image.
-    assert.deepEqual(booted, { old: operations, new: 0 });
-  });
+      // Every cut falls before set_boot's otadata write completed (a torn entry fails its CRC), so all boot the old image.
+      assert.deepEqual(booted, { old: operations, new: 0 });
+    });
+  }
 });
 
 describe('power cut during an update run by MicroPython on the virtual board', () => {

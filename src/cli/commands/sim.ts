@@ -5,6 +5,7 @@ import { PartitionType, validatePartitionTable } from '../../format/partition-ta
 import { hex } from '../../format/bytes.js';
 import { humanSize } from '../../format/units.js';
 import { DEFAULT_FLASH_SIZE } from '../../device/virtual-firmware.js';
+import { CONSOLE_KINDS, DEFAULT_UART_BAUD, describeConsole, type ConsoleKind, type StrictBoardOptions } from '../../device/board-console.js';
 import type { VirtualEsp32 } from '../../device/virtual-esp32.js';
 import { checkFlashFilePath, commandLine, loadFlashFile, lockFlashFile, saveFlashFile, type FlashLock } from '../../node/flash-file.js';
 import { freshFlash, virtualBoard } from '../../node/virtual-board.js';
@@ -15,7 +16,7 @@ import type { WebReplServer } from '../../webrepl/node.js';
 import { UserError } from '../errors.js';
 import { listening } from '../listening.js';
 import { inFile, readInputFile, readInputText } from '../files.js';
-import { integerOption } from '../option-values.js';
+import { choiceOption, integerOption, positiveNumberOption } from '../option-values.js';
 import { printText, stdout } from '../output.js';
 import { addNetworkFlags, describeFaults, networkOptionsOf, type NetworkFlags } from '../network-options.js';
 import { HostNetwork } from '../../node/host-network.js';
@@ -29,6 +30,10 @@ interface SimOptions extends NetworkFlags {
   password?: string;
   rollback: boolean;
   host: string;
+  strict?: boolean;
+  uart?: ConsoleKind;
+  baud?: number;
+  flashTimeScale?: number;
 }
 
 const DEFAULT_TCP_PORT = 2323;
@@ -45,7 +50,11 @@ export function registerSimCommand(program: Command): void {
     .option('--webrepl <port>', 'serve WebREPL (MicroPython uses 8266)', integerOption('--webrepl', { max: 65535 }))
     .option('--password <pw>', `WebREPL password, 4 to 9 characters (or set ${WEBREPL_PASSWORD_VARIABLE})`)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--no-rollback', 'a bootloader built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE');
+    .option('--no-rollback', 'a bootloader built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE')
+    .option('--strict', "board-faithful: the console's bit rate and 259-byte stdin ring, flash operations that take their datasheet time")
+    .option('--uart <kind>', `with --strict: the console, ${CONSOLE_KINDS.join(' | ')} (default uart)`, choiceOption('--uart', CONSOLE_KINDS))
+    .option('--baud <rate>', `with --strict --uart uart: the bit rate (default ${DEFAULT_UART_BAUD})`, integerOption('--baud', { min: 300, max: 5_000_000 }))
+    .option('--flash-time-scale <factor>', 'with --strict: flash operations take their datasheet time times this (default 1)', positiveNumberOption('--flash-time-scale'));
   addNetworkFlags(command).action(async (options: SimOptions) => {
     await runSimulator(options);
   });
@@ -58,6 +67,7 @@ async function runSimulator(options: SimOptions): Promise<void> {
   }
   const passwordProblem = options.webrepl !== undefined ? setupPasswordProblem(password!) : undefined;
   if (passwordProblem) throw new UserError(passwordProblem);
+  const strict = strictOptions(options); // refuse bad options before anything is created
   const existing = options.flash !== undefined && checkFlashFilePath(options.flash);
   if (existing && (options.firmware || options.table)) {
     throw new UserError(`${options.flash} exists: --firmware and --table only apply to a new flash (delete the file to start over)`);
@@ -75,8 +85,8 @@ async function runSimulator(options: SimOptions): Promise<void> {
     network.events.on('listening', (boardPort, hostPort) =>
       printText(`\nesp32-ota sim: the board listens on port ${boardPort}: reach it at ${options.host}:${hostPort}`),
     );
-    board = virtualBoard(existing ? await loadFlashFile(options.flash!) : freshFlash(freshOptions), { rollbackEnabled: options.rollback, network });
-    await serveBoard({ board, network, options, existing, password, servers, lock, stopped: signals.stopped });
+    board = virtualBoard(existing ? await loadFlashFile(options.flash!) : freshFlash(freshOptions), { rollbackEnabled: options.rollback, network, ...(strict && { strict }) });
+    await serveBoard({ board, network, strict, options, existing, password, servers, lock, stopped: signals.stopped });
   } finally {
     signals.dispose();
     for (const server of servers) await server.close();
@@ -88,6 +98,7 @@ async function runSimulator(options: SimOptions): Promise<void> {
 interface SimSession {
   readonly board: VirtualEsp32;
   readonly network: HostNetwork;
+  readonly strict: StrictBoardOptions | undefined;
   readonly options: SimOptions;
   readonly existing: boolean;
   readonly password: string | undefined;
@@ -113,7 +124,7 @@ function stopSignals(): { stopped: Promise<void>; dispose(): void } {
 }
 
 /** Powers the board on, serves it until Ctrl-C, and keeps its flash file up to date. */
-async function serveBoard({ board, network, options, existing, password, servers, lock, stopped }: SimSession): Promise<void> {
+async function serveBoard({ board, network, strict, options, existing, password, servers, lock, stopped }: SimSession): Promise<void> {
   board.onOutput((bytes) => stdout().write(bytes));
   await board.powerOn();
   await board.idle();
@@ -125,6 +136,7 @@ async function serveBoard({ board, network, options, existing, password, servers
     board.booted
       ? `  booted '${board.booted.partition.label}' at ${hex(board.booted.partition.offset)}: MicroPython ${board.identity?.version}`
       : '  no bootable app: the board is halted',
+    ...(strict ? [`  ${describeConsole(strict)}`] : []),
   ];
   if (tcpPort !== undefined) {
     const server = await listening(() => serveUartOverTcp(board, tcpPort, options.host), options.host, tcpPort);
@@ -178,6 +190,21 @@ async function readTable(path: string) {
     throw new UserError(`${path}: the table has no app partition, so the board has nowhere to run firmware from`);
   }
   return table;
+}
+
+function strictOptions(options: SimOptions): StrictBoardOptions | undefined {
+  if (!options.strict) {
+    const stray = [options.uart && '--uart', options.baud && '--baud', options.flashTimeScale && '--flash-time-scale'].filter(Boolean);
+    if (stray.length > 0) throw new UserError(`${stray.join(', ')} ${stray.length === 1 ? 'applies' : 'apply'} only with --strict`);
+    return undefined;
+  }
+  const kind = options.uart ?? 'uart';
+  if (options.baud !== undefined && kind !== 'uart') throw new UserError(`--baud is the UART's bit rate; ${kind} has none`);
+  return {
+    console: kind,
+    ...(options.baud !== undefined && { baud: options.baud }),
+    ...(options.flashTimeScale !== undefined && { flashTimeScale: options.flashTimeScale }),
+  };
 }
 
 async function readFirmware(path: string): Promise<Uint8Array> {

@@ -6,7 +6,7 @@
  */
 import type { MicroPython } from '@micropython/micropython-webassembly-pyscript';
 import type { InterpreterRuntime, RegisterDeviceModules } from '../micropython/device-modules.js';
-import { NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
+import { FlashBusyClock, NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
 import type { PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
 import { networkModule } from './network-module.js';
@@ -39,11 +39,15 @@ export interface BoardInit {
   readonly filesystemRoot: string;
   /** The board has a network (the main thread answers `_esp32_net`'s host calls). */
   readonly network: boolean;
+  /** Board-faithful mode: flash operations block the interpreter for their datasheet time times this factor. */
+  readonly flashTimeScale?: number;
+  /** Board-faithful mode: the board is no more forgiving than a real one (the agent announces a board's window). */
+  readonly strict?: boolean;
 }
 
 export const register: RegisterDeviceModules = (mp, init, runtime) => {
   const board = init as BoardInit;
-  const flash = new NorFlash(board.flash);
+  const flash = new NorFlash(board.flash, board.flashTimeScale ? new FlashBusyClock(board.flashTimeScale) : undefined);
   const running = board.table.partitions.find((p) => p.offset === board.runningOffset);
   if (!running) throw new Error(`no partition at the running offset 0x${board.runningOffset.toString(16)}`);
   const api = new EspIdfApi({ flash, table: board.table, chipId: board.chipId, rollbackEnabled: board.rollbackEnabled, running });
@@ -105,6 +109,8 @@ function hardwareModule(api: EspIdfApi, board: BoardInit, runtime: InterpreterRu
       return 0;
     },
     reset_cause: () => board.resetCause,
+    /** 1 in board-faithful mode: no more stdin than a board's ring (the transfer agent asks). */
+    strict: () => (board.strict ? 1 : 0),
     unique_id_hex: () => board.uniqueIdHex,
   };
 }

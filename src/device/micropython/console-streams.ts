@@ -11,6 +11,7 @@
  */
 import type { EmscriptenFS, EmscriptenStreamOps } from '@micropython/micropython-webassembly-pyscript';
 import type { StdinRing } from './stdin-ring.js';
+import { wallClockMs, type TimedWire } from './timed-wire.js';
 
 /** Emscripten's errno numbering (musl/WASI): EINTR. */
 const EINTR = 27;
@@ -19,6 +20,8 @@ const POLLOUT = 0x004;
 
 export interface ConsoleWiring {
   stdin: StdinRing;
+  /** Board-faithful mode: bytes on their way into the ring (empty otherwise). */
+  wire: TimedWire;
   /** True when a KeyboardInterrupt is waiting to be raised. */
   isInterruptPending(): boolean;
   /** Called after stdin bytes were consumed and the producer asked to hear about it. */
@@ -38,7 +41,10 @@ export function attachConsoleStreams(fs: EmscriptenFS, wiring: ConsoleWiring): v
   stdin.stream_ops = {
     ...stdin.stream_ops,
     read: (_stream, buffer, offset, length) => readStdin(fs, wiring, buffer, offset, length),
-    poll: () => (wiring.stdin.available > 0 ? POLLIN : 0),
+    poll: () => {
+      wiring.wire.deliver(wiring.stdin);
+      return wiring.stdin.available > 0 ? POLLIN : 0;
+    },
   } satisfies EmscriptenStreamOps;
 
   for (const fd of [1, 2]) {
@@ -59,12 +65,13 @@ function readStdin(fs: EmscriptenFS, wiring: ConsoleWiring, buffer: Int8Array, o
   const target = new Uint8Array(buffer.buffer, buffer.byteOffset + offset, length);
   for (;;) {
     const seen = wiring.stdin.signal;
+    const nextArrival = wiring.wire.deliver(wiring.stdin);
     const count = wiring.stdin.read(target);
     if (count > 0) {
       if (wiring.stdin.takeWriterWaiting()) wiring.onStdinSpace();
       return count;
     }
     if (wiring.isInterruptPending()) throw new fs.ErrnoError(EINTR);
-    wiring.stdin.waitForSignal(seen);
+    wiring.stdin.waitForSignal(seen, Math.max(0, nextArrival - wallClockMs()));
   }
 }

@@ -17,10 +17,12 @@ import { probeInterruptSites } from './probe-interpreter.js';
 import type { ExecutionMode, ExecutionResult, InterpreterSettings } from './protocol.js';
 import type { StdinRing } from './stdin-ring.js';
 import type { HostCaller } from './host-call.js';
+import type { TimedWire } from './timed-wire.js';
 import { WasmHeap } from './wasm-heap.js';
 
 export interface SessionHost {
   stdin: StdinRing;
+  wire: TimedWire;
   interruptControl: SharedArrayBuffer;
   onOutput(bytes: Uint8Array): void;
   onStdinSpace(): void;
@@ -65,6 +67,7 @@ export class InterpreterSession {
     const raiser = PendingExceptionRaiser.install(mp, heap, table);
     attachConsoleStreams(mp.FS, {
       stdin: host.stdin,
+      wire: host.wire,
       isInterruptPending: () => line.isPending(),
       onStdinSpace: host.onStdinSpace,
       onOutput: host.onOutput,

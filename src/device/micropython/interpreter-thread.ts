@@ -7,6 +7,7 @@ import { InterpreterSession, type SessionHost } from './interpreter-session.js';
 import type { FromWorker, ToWorker, WorkerBootData } from './protocol.js';
 import type { HostCallHandler } from './host-call.js';
 import { StdinRing } from './stdin-ring.js';
+import { TimedWire } from './timed-wire.js';
 
 export interface InterpreterThreadEvents {
   message(message: FromWorker): void;
@@ -38,6 +39,7 @@ export async function serveInterpreterThread(
 ): Promise<void> {
   const host: SessionHost = {
     stdin: new StdinRing(boot.stdinBuffer),
+    wire: new TimedWire(boot.wireBuffer),
     interruptControl: boot.interruptControl,
     onOutput: (bytes: Uint8Array) => post({ type: 'output', bytes }),
     onStdinSpace: () => post({ type: 'stdin-space' }),

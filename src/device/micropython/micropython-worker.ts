@@ -15,6 +15,7 @@ import type { ExecutionMode, ExecutionResult, FromWorker, InterpreterSettings, T
 import type { InterpreterThread, SpawnInterpreterThread } from './interpreter-thread.js';
 import { StdinRing } from './stdin-ring.js';
 import type { HostCallHandler } from './host-call.js';
+import { TimedWire, wallClockMs } from './timed-wire.js';
 import { concatBytes } from '../../format/bytes.js';
 
 export type { ExecutionMode, ExecutionResult } from './protocol.js';
@@ -26,6 +27,8 @@ export interface MicroPythonWorkerOptions {
   pystackSize?: number;
   /** Bytes the stdin ring holds before feedInput queues on the main thread (power of two, default 64 KiB). */
   stdinCapacity?: number;
+  /** Board-faithful stdin (a ring of a board's size behind a timed wire; see setStdinModel). Default: the forgiving ring, nothing lost. */
+  stdinModel?: StdinModel;
   /** What sys, os.uname() report (default: v1.23.0, 'Generic ESP32 module with ESP32'). */
   identity?: DeviceIdentity;
   /** Directory of the interpreter's in-memory file system that Python sees as `/` (default '/flash'). */
@@ -44,6 +47,17 @@ export interface MicroPythonWorkerOptions {
   hostCalls?: HostCallHandler;
   /** Starts the interpreter's thread; default: a Node worker thread (node-thread.ts, loaded only then). */
   spawnThread?: SpawnInterpreterThread;
+}
+
+/**
+ * The board's stdin as its console driver fills it: at most `limit` unread
+ * bytes, and what does not fit is 'queued' until the program reads (a link
+ * that back-pressures: USB Serial/JTAG, TinyUSB CDC from v1.24) or 'dropped'
+ * (the UART interrupt handler's ringbuf_put on a full ring).
+ */
+export interface StdinModel {
+  readonly limit: number;
+  readonly overflow: 'queued' | 'dropped';
 }
 
 /** What a restart may change: a hard reset may boot another firmware. */
@@ -80,10 +94,14 @@ export class MicroPythonWorker {
   private readonly queuedInput: Uint8Array[] = [];
   private terminated = false;
   private workerAlive = false;
+  private stdinModel: StdinModel | undefined;
+  /** Board-faithful input that did not fit on the wire yet (a link that back-pressures). */
+  private readonly queuedTimed: { bytes: Uint8Array; dueAt: number }[] = [];
 
   private constructor(
     private settings: InterpreterSettings,
     private readonly stdin: StdinRing,
+    private readonly wire: TimedWire,
     private readonly interruptControl: SharedArrayBuffer,
     private readonly onIdleOutput: ((bytes: Uint8Array) => void) | undefined,
     private readonly hostCalls: HostCallHandler | undefined,
@@ -104,13 +122,33 @@ export class MicroPythonWorker {
     const interpreter = new MicroPythonWorker(
       settings,
       StdinRing.allocate(options.stdinCapacity ?? 64 * 1024),
+      TimedWire.allocate(),
       allocateInterruptControl(),
       options.onOutput,
       options.hostCalls,
       options.spawnThread ?? (await nodeThreadSpawner()),
     );
+    if (options.stdinModel) interpreter.setStdinModel(options.stdinModel);
     await interpreter.spawn();
     return interpreter;
+  }
+
+  /**
+   * Board-faithful stdin from now on (a reset may boot firmware whose console
+   * driver differs): input crosses a timed wire (feedInput's `arrivesAt`) into
+   * a ring of `limit` bytes. Undefined: the forgiving default.
+   */
+  setStdinModel(model: StdinModel | undefined): void {
+    if (model && !(Number.isInteger(model.limit) && model.limit >= 1 && model.limit <= this.stdin.capacity)) {
+      throw new RangeError(`the stdin limit must be 1..${this.stdin.capacity} bytes, not ${model.limit}`);
+    }
+    if (model) this.wire.configure(model.limit, model.overflow === 'dropped');
+    this.stdinModel = model;
+  }
+
+  /** Input bytes lost because the ring was full (board-faithful mode, overflow 'dropped'). */
+  get droppedInput(): number {
+    return this.wire.dropped;
   }
 
   /**
@@ -140,15 +178,18 @@ export class MicroPythonWorker {
    * Bytes the host sent while code runs. The current interrupt character
    * (0x03 unless the code called micropython.kbd_intr) raises
    * KeyboardInterrupt; every other byte goes to sys.stdin, in order, none
-   * dropped. Outside execute() there is no interrupt character.
+   * dropped. Outside execute() there is no interrupt character. With a
+   * stdin model, the bytes reach the ring at `arrivesAt` (wall-clock ms,
+   * default now), and a full ring drops or holds them as the model says.
    */
-  feedInput(bytes: Uint8Array): void {
+  feedInput(bytes: Uint8Array, arrivesAt?: number): void {
     let start = 0;
     while (start < bytes.length) {
       const interruptChar = this.line?.interruptChar() ?? NO_INTERRUPT_CHAR;
       const at = interruptChar === NO_INTERRUPT_CHAR ? -1 : bytes.indexOf(interruptChar, start);
       const end = at === -1 ? bytes.length : at;
-      this.queueInput(bytes.subarray(start, end));
+      if (this.stdinModel) this.queueTimed(bytes.subarray(start, end), arrivesAt ?? wallClockMs());
+      else this.queueInput(bytes.subarray(start, end));
       if (at !== -1) this.interrupt();
       start = end + 1;
     }
@@ -187,7 +228,8 @@ export class MicroPythonWorker {
    */
   takeUnreadInput(): Uint8Array {
     const inRing = new Uint8Array(this.stdin.available);
-    return concatBytes(inRing.subarray(0, this.stdin.read(inRing)), ...this.queuedInput.splice(0));
+    const timed = this.queuedTimed.splice(0).map((run) => run.bytes);
+    return concatBytes(inRing.subarray(0, this.stdin.read(inRing)), this.wire.takeAll(), ...timed, ...this.queuedInput.splice(0));
   }
 
   /**
@@ -215,6 +257,12 @@ export class MicroPythonWorker {
     this.stdin.wake();
   }
 
+  private queueTimed(segment: Uint8Array, dueAt: number): void {
+    if (segment.length === 0) return;
+    this.queuedTimed.push({ bytes: segment.slice(), dueAt });
+    this.drainQueuedInput();
+  }
+
   private queueInput(segment: Uint8Array): void {
     if (segment.length === 0) return;
     if (this.queuedInput.length === 0) {
@@ -227,6 +275,18 @@ export class MicroPythonWorker {
   }
 
   private drainQueuedInput(): void {
+    while (this.queuedTimed.length > 0) {
+      const head = this.queuedTimed[0]!;
+      const pushed = this.wire.push(head.bytes, head.dueAt);
+      this.stdin.wake();
+      if (pushed === head.bytes.length) {
+        this.queuedTimed.shift();
+        continue;
+      }
+      head.bytes = head.bytes.subarray(pushed);
+      this.stdin.markWriterWaiting(); // the wire is full: the reader says when it has taken some
+      return;
+    }
     let announcedWait = false;
     while (this.queuedInput.length > 0) {
       const head = this.queuedInput[0]!;
@@ -247,6 +307,7 @@ export class MicroPythonWorker {
   private spawn(): Promise<void> {
     const boot: WorkerBootData = {
       stdinBuffer: this.stdin.buffer,
+      wireBuffer: this.wire.buffer,
       interruptControl: this.interruptControl,
       settings: this.settings,
     };

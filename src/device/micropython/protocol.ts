@@ -32,6 +32,8 @@ export interface InterpreterSettings {
 
 export interface WorkerBootData {
   stdinBuffer: SharedArrayBuffer;
+  /** The board-faithful console wire (timed-wire.ts); unused in the forgiving default. */
+  wireBuffer: SharedArrayBuffer;
   interruptControl: SharedArrayBuffer;
   settings: InterpreterSettings;
   hostCalls?: HostCallEnd;

@@ -48,10 +48,10 @@ export class StdinRing {
     return this.capacity - this.available;
   }
 
-  /** Producer side: copies as many bytes as fit, returns how many. */
-  write(bytes: Uint8Array): number {
+  /** Producer side: copies as many bytes as fit (at most `limit` unread bytes in all), returns how many. */
+  write(bytes: Uint8Array, limit = this.capacity): number {
     const writePosition = Atomics.load(this.words, WRITE_POSITION) >>> 0;
-    const count = Math.min(bytes.length, this.free);
+    const count = Math.max(0, Math.min(bytes.length, Math.min(limit, this.capacity) - this.available));
     if (count === 0) return 0;
     const start = writePosition % this.capacity;
     const firstPart = Math.min(count, this.capacity - start);

@@ -89,6 +89,11 @@ export class ReplMachine {
     this.halt();
   }
 
+  /** True while a command runs: input goes to its stdin. */
+  get running(): boolean {
+    return this.executing;
+  }
+
   /** Host → board bytes. */
   receive(bytes: Uint8Array): void {
     if (this.state === 'halted' || bytes.length === 0) return;
