@@ -9,6 +9,7 @@ import { registerStatusCommand } from './commands/status.js';
 import { registerControlCommands } from './commands/control.js';
 import { registerUpdateCommand } from './commands/update.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerFsCommand } from './commands/fs.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerControlCommands(program);
   registerUpdateCommand(program);
   registerDemoCommand(program);
+  registerFsCommand(program);
   return program;
 }
 

@@ -1,7 +1,7 @@
 /** The virtual board's built-in Python modules (src/device/board/python/), read next to the compiled code. */
 import { readFileSync } from 'node:fs';
 
-const MODULES = ['os', 'esp32', 'machine', 'flashbdev'] as const;
+const MODULES = ['esp32', 'machine', 'flashbdev', '_flashfs'] as const;
 
 let cached: { name: string; source: string }[] | undefined;
 

@@ -12,7 +12,12 @@ export async function loadFlashFile(path: string, timing?: FlashTiming): Promise
 
 /** Writes the whole chip to `path` (through a temporary file, so a crash never leaves half a file). */
 export async function saveFlashFile(path: string, flash: NorFlash): Promise<void> {
+  await writeFileAtomically(path, flash.bytes);
+}
+
+/** Replaces `path` with `bytes` through a temporary file, so a crash never leaves half a file. */
+export async function writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, flash.bytes);
+  await writeFile(temporary, bytes);
   await rename(temporary, path);
 }

@@ -1,0 +1,83 @@
+/**
+ * The virtual board's / is littlefs in the vfs partition: real mpremote
+ * copies into it, a full filesystem raises ENOSPC at once, the files are in
+ * the flash (readable by esp32-ota fs), and statvfs tells the truth.
+ */
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
+import { readLittleFsTree } from '../../src/format/littlefs/index.js';
+import { defaultPartitionTable } from '../../src/device/virtual-firmware.js';
+import { findPartition } from '../../src/format/partition-table.js';
+import { serveUartOverTcp } from '../../src/node/sim-servers.js';
+import { ReplClient } from '../../src/repl/index.js';
+import { bootedBoard } from '../helpers/virtual-board.js';
+
+const TOOLS = fileURLToPath(new URL('../../../../shared/tools/micropython', import.meta.url));
+/** Debian's python3, where the test set-up installs python3-serial (.ci/run). */
+const PYTHON = '/usr/bin/python3';
+
+function mpremote(port: number, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve) => {
+    execFile(PYTHON, ['-m', 'mpremote', 'connect', `socket://127.0.0.1:${port}`, ...args], { env: { ...process.env, PYTHONPATH: TOOLS }, timeout: 120_000 }, (error, stdout, stderr) =>
+      resolve({ stdout, stderr, code: error ? ((error as { code?: number }).code ?? 1) : 0 }),
+    );
+  });
+}
+
+const vfs = findPartition(defaultPartitionTable(), 'vfs')!;
+
+describe("the virtual board's / on littlefs", () => {
+  const boards: VirtualEsp32[] = [];
+  after(async () => {
+    for (const board of boards) await board.stop();
+  });
+
+  it('formats a blank vfs at first boot and writes the boot.py of inisetup.py', async () => {
+    const board = await bootedBoard();
+    boards.push(board);
+    const client = new ReplClient(board.connect());
+    await client.enterRawRepl();
+    assert.deepEqual(await client.evalJson("__import__('os').listdir('/')"), ['boot.py']);
+    const tree = readLittleFsTree(board.flash.read(vfs.offset, vfs.size));
+    assert.deepEqual(tree.map((e) => e.path), ['/boot.py']);
+    assert.match(new TextDecoder().decode(tree[0]!.data), /^# This file is executed on every boot/);
+    const [bsize, , blocks, bfree] = await client.evalJson<number[]>("__import__('os').statvfs('/')");
+    assert.equal(bsize, 4096);
+    assert.equal(blocks, vfs.size / 4096);
+    assert.ok(bfree! > blocks! - 4 && bfree! < blocks!, `free blocks ${bfree} of ${blocks}`);
+  });
+
+  it('mpremote fs cp of a 400 KiB file succeeds; one too big for the rest raises ENOSPC at once', async () => {
+    const board = await bootedBoard();
+    boards.push(board);
+    const server = await serveUartOverTcp(board, 0);
+    const folder = await mkdtemp(join(tmpdir(), 'esp32-ota-lfs-'));
+    try {
+      const data = new Uint8Array(400 * 1024).map((_, i) => (i * 31 + (i >> 10)) & 0xff);
+      await writeFile(join(folder, 'big.bin'), data);
+      const copy = await mpremote(server.port, 'fs', 'cp', join(folder, 'big.bin'), ':big.bin');
+      assert.equal(copy.code, 0, copy.stderr + copy.stdout);
+      const tree = readLittleFsTree(board.flash.read(vfs.offset, vfs.size));
+      assert.deepEqual(tree.find((e) => e.path === '/big.bin')?.data, data);
+
+      const started = performance.now();
+      const tooBig = await mpremote(server.port, 'fs', 'cp', join(folder, 'big.bin'), ':again.bin');
+      const seconds = (performance.now() - started) / 1000;
+      assert.notEqual(tooBig.code, 0);
+      assert.match(tooBig.stderr + tooBig.stdout, /No space left on device|ENOSPC|Errno 28/);
+      assert.ok(seconds < 60, `the refusal took ${seconds} s`);
+      const client = new ReplClient(board.connect());
+      await client.enterRawRepl();
+      assert.equal(await client.evalJson("__import__('os').stat('big.bin')[6]"), data.length, 'the first file is intact');
+    } finally {
+      await server.close();
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+});
