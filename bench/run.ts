@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { benchFormats, FIRMWARE } from './formats.bench.js';
 import { benchDevice } from './device.bench.js';
 import { benchTransfer } from './transfer.bench.js';
+import { benchFilesystem } from './filesystem.bench.js';
 
 try {
   await access(FIRMWARE);
@@ -14,3 +15,4 @@ console.log(`esp32-ota benchmarks (node ${process.version}; ratio = median time 
 for (const line of await benchFormats()) console.log(line);
 for (const line of await benchDevice()) console.log(line);
 for (const line of await benchTransfer()) console.log(line);
+for (const line of await benchFilesystem()) console.log(line);

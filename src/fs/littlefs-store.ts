@@ -17,6 +17,9 @@ export class LittleFsStore implements FileStore {
     bytes: Uint8Array,
     private readonly now: () => Date = () => new Date(),
   ) {
+    if (bytes.length === 0 || bytes.length % MICROPYTHON_ESP32_LITTLEFS.blockSize !== 0) {
+      throw new FileStoreError(22, description, `no littlefs filesystem: ${bytes.length} bytes is not a whole number of ${MICROPYTHON_ESP32_LITTLEFS.blockSize}-byte blocks`);
+    }
     try {
       this.fs = LittleFs.mount(memoryBlockDevice(bytes, MICROPYTHON_ESP32_LITTLEFS.blockSize));
     } catch (error) {
