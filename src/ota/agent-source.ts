@@ -69,7 +69,7 @@ export function agentProgram(source: string, config: AgentConfig): string {
   const lines = compactPython(source, 'agent.py');
   const target = config.target;
   if (target.startsWith('/')) {
-    if (/[\0-\x1f\x7f]/.test(target)) throw new RangeError(`file path ${JSON.stringify(target)} has control characters`);
+    if ([...target].some((char) => char < ' ' || char === '\x7f')) throw new RangeError(`file path ${JSON.stringify(target)} has control characters`);
   } else if (target.replace(/[^A-Za-z0-9_.-]/g, '') !== target || target === '') {
     throw new RangeError(`partition name ${JSON.stringify(target)} is not a plain label`);
   }

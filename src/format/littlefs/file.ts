@@ -41,7 +41,8 @@ export interface OpenFileHost {
   readonly config: { blockSize: number };
   readContent(entry: Entry): Uint8Array;
   ctzAddresses(head: number, size: number): number[];
-  writeCtzBlock(data: Uint8Array, blocks: number[], index: number): number;
+  allocErasedBlock(): number;
+  progCtzBlock(block: number, data: Uint8Array, blocks: number[], index: number): void;
   ctzBlockStart(index: number): number;
   beginWrite(): void;
   commitFile(path: string, struct: { type: number; data: Uint8Array }, mtime: Uint8Array | undefined): void;
@@ -60,6 +61,8 @@ export class LittleFsFile {
   /** Blocks of the new list written so far; the first `kept` are shared with the committed list. */
   private flight: number[] | undefined;
   private kept = 0;
+  /** An erased block allocated for the next block of the list as soon as it holds a byte (as lfs_ctz_extend). */
+  private reserved: number | undefined;
   private readonly mtime: Uint8Array | undefined;
 
   constructor(
@@ -91,7 +94,9 @@ export class LittleFsFile {
 
   /** Blocks this file wrote that no commit references yet (the allocator must not hand them out). */
   blocksInFlight(): number[] {
-    return this.flight ? this.flight.slice(this.kept) : [];
+    const blocks = this.flight ? this.flight.slice(this.kept) : [];
+    if (this.reserved !== undefined) blocks.push(this.reserved);
+    return blocks;
   }
 
   /** Bytes from `pos` on change: blocks of the new list at or after that position are dropped. */
@@ -109,6 +114,7 @@ export class LittleFsFile {
     if (this.flight.length > index) {
       this.flight.length = index;
       this.kept = Math.min(this.kept, index);
+      this.reserved = undefined;
     }
   }
 
@@ -126,9 +132,12 @@ export class LittleFsFile {
     const last = ctzIndex(this.host.config.blockSize, this.length - 1).index;
     while (this.flight.length <= last) {
       const index = this.flight.length;
+      this.reserved ??= this.host.allocErasedBlock();
       const complete = this.host.ctzBlockStart(index + 1) <= this.length;
       if (!complete && !final) return;
-      this.flight.push(this.host.writeCtzBlock(content, this.flight, index));
+      this.host.progCtzBlock(this.reserved, content, this.flight, index);
+      this.flight.push(this.reserved);
+      this.reserved = undefined;
     }
   }
 
@@ -234,6 +243,7 @@ export class LittleFsFile {
     this.committedSize = this.length;
     this.flight = undefined;
     this.kept = 0;
+    this.reserved = undefined;
     this.dirty = false;
   }
 

@@ -93,10 +93,36 @@ export class LittleFs implements OpenFileHost {
     return this.config.progSize;
   }
 
+  /** Whole blocks as last read; never mutated, and dropped when we program or erase the block. */
+  private readonly blockCache = new Map<number, Uint8Array>();
+
   readBlock(block: number): Uint8Array {
-    const out = new Uint8Array(this.config.blockSize);
-    this.device.read(block, 0, out);
-    return out;
+    let bytes = this.blockCache.get(block);
+    if (!bytes) {
+      bytes = new Uint8Array(this.config.blockSize);
+      this.device.read(block, 0, bytes);
+      if (this.blockCache.size >= 64) this.blockCache.delete(this.blockCache.keys().next().value!);
+      this.blockCache.set(block, bytes);
+    }
+    return bytes;
+  }
+
+  /** Parsed pairs by their two blocks; dropped with the blocks. Callers get clones (they mutate them). */
+  private readonly dirCache = new Map<string, MetadataDir>();
+
+  private forget(block: number): void {
+    this.blockCache.delete(block);
+    for (const key of this.dirCache.keys()) if (key.split(',').includes(String(block))) this.dirCache.delete(key);
+  }
+
+  private prog(block: number, off: number, data: Uint8Array): void {
+    this.forget(block);
+    this.device.prog(block, off, data);
+  }
+
+  private erase(block: number): void {
+    this.forget(block);
+    this.device.erase(block);
   }
 
   readBytes(block: number, off: number, length: number): Uint8Array {
@@ -109,7 +135,15 @@ export class LittleFs implements OpenFileHost {
   }
 
   private fetch(pair: readonly number[]): MetadataDir {
+    const key = `${pair[0]},${pair[1]}`;
+    const cached = this.dirCache.get(key);
+    if (cached) return cloneDir(cached);
     const dir = fetchDir(this, pair);
+    if (dir) {
+      if (this.dirCache.size >= 64) this.dirCache.delete(this.dirCache.keys().next().value!);
+      this.dirCache.set(key, cloneDir(dir));
+      return dir;
+    }
     if (!dir) throw fsError(ERRNO.ECORRUPT, `corrupt littlefs: metadata pair {0x${pair[0]!.toString(16)}, 0x${pair[1]!.toString(16)}} holds no valid commit`);
     return dir;
   }
@@ -506,7 +540,7 @@ export class LittleFs implements OpenFileHost {
     let off = builder.begin;
     while (off < end) {
       const chunkEnd = Math.min(end, (Math.floor(off / cache) + 1) * cache);
-      this.device.prog(block, off, builder.bytes.subarray(off, chunkEnd));
+      this.prog(block, off, builder.bytes.subarray(off, chunkEnd));
       off = chunkEnd;
     }
     this.device.sync();
@@ -574,7 +608,7 @@ export class LittleFs implements OpenFileHost {
       if (err instanceof CommitFull) throw fsError(ERRNO.ENOSPC, 'a metadata pair is full and cannot be split (too many or too long names in one directory)');
       throw err;
     }
-    this.device.erase(dir.pair[1]);
+    this.erase(dir.pair[1]);
     const { off, etag } = builder.finish((o, n) => this.readBytes(dir.pair[1], o, n));
     this.progCommit(dir.pair[1], builder, off);
     dir.pair = [dir.pair[1], dir.pair[0]];
@@ -1006,17 +1040,27 @@ export class LittleFs implements OpenFileHost {
 
   /** Allocates, erases and programs block `index` of a CTZ list whose earlier blocks are `blocks`. */
   writeCtzBlock(data: Uint8Array, blocks: number[], index: number): number {
-    const bs = this.config.blockSize;
+    const block = this.allocErasedBlock();
+    this.progCtzBlock(block, data, blocks, index);
+    return block;
+  }
+
+  allocErasedBlock(): number {
     const block = this.allocBlock();
+    this.erase(block);
+    return block;
+  }
+
+  /** Programs block `index` of a CTZ list (its pointers to earlier `blocks`, then its data) into an erased block. */
+  progCtzBlock(block: number, data: Uint8Array, blocks: number[], index: number): void {
+    const bs = this.config.blockSize;
     const start = this.ctzBlockStart(index);
     const pointers = ctzPointerBytes(index);
     const n = Math.min(bs - pointers, data.length - start);
     const buf = new Uint8Array(Math.min(bs, Math.ceil((pointers + n) / this.config.progSize) * this.config.progSize)).fill(0xff);
     for (let k = 0; k < pointers / 4; k++) writeLe32(buf, 4 * k, blocks[index - (1 << k)]!);
     buf.set(data.subarray(start, start + n), pointers);
-    this.device.erase(block);
-    this.device.prog(block, 0, buf);
-    return block;
+    this.prog(block, 0, buf);
   }
 
   /** File position of the first data byte of CTZ block `index`. */

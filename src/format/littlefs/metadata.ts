@@ -140,9 +140,9 @@ export function applyTag(state: DirState, tag: number, data: Uint8Array): void {
 /** The newest valid commit chain of one block, or undefined when it holds none. */
 function parseBlock(block: Uint8Array, rev: number, progSize: number): Omit<MetadataDir, 'pair' | 'rev'> | undefined {
   const blockSize = block.length;
-  const state: DirState = { entries: [], tail: [NULL_BLOCK, NULL_BLOCK], split: false, gdelta: zeroGState() };
-  let pending: Array<{ tag: number; data: Uint8Array }> = [];
-  let found: Omit<MetadataDir, 'pair' | 'rev' | 'erased'> | undefined;
+  const tags: Array<{ tag: number; data: Uint8Array }> = [];
+  let committedTags = 0;
+  let found: { off: number; etag: number } | undefined;
   let off = 0;
   let ptag = 0xffffffff;
   let crc = lfsCrc(0xffffffff, block.subarray(0, 4));
@@ -164,16 +164,8 @@ function parseBlock(block: Uint8Array, rev: number, progSize: number): Omit<Meta
     if ((tagType3(tag) & 0x780) === TYPE.CCRC) {
       if (off + 8 > blockSize || readLe32(block, off + 4) !== crc) break;
       ptag = (ptag ^ ((tagChunk(tag) & 1) << 31)) >>> 0;
-      for (const p of pending) applyTag(state, p.tag, p.data);
-      pending = [];
-      found = {
-        off: off + tagDiskSize(tag),
-        etag: ptag,
-        entries: state.entries.map(cloneEntry),
-        tail: [...state.tail],
-        split: state.split,
-        gdelta: { ...state.gdelta },
-      };
+      committedTags = tags.length;
+      found = { off: off + tagDiskSize(tag), etag: ptag };
       crc = 0xffffffff;
       continue;
     }
@@ -183,16 +175,18 @@ function parseBlock(block: Uint8Array, rev: number, progSize: number): Omit<Meta
     if (tagType3(tag) === TYPE.FCRC && data.length >= 8) {
       fcrc = { size: readLe32(data, 0), crc: readLe32(data, 4) };
     } else {
-      pending.push({ tag, data });
+      tags.push({ tag, data });
     }
   }
 
   if (!found) return undefined;
+  const state: DirState = { entries: [], tail: [NULL_BLOCK, NULL_BLOCK], split: false, gdelta: zeroGState() };
+  for (let i = 0; i < committedTags; i++) applyTag(state, tags[i]!.tag, tags[i]!.data);
   let erased = false;
   if (maybeErased && found.off % progSize === 0 && fcrc && found.off + fcrc.size <= blockSize) {
     erased = lfsCrc(0xffffffff, block.subarray(found.off, found.off + fcrc.size)) === fcrc.crc;
   }
-  return { ...found, erased };
+  return { ...found, ...state, erased };
 }
 
 export interface BlockReader {

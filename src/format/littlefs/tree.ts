@@ -11,10 +11,10 @@ export interface LittleFsTreeEntry {
   mtimeNs?: bigint;
 }
 
-/** Reads every directory and file of a littlefs image (the image is not modified). */
+/** Reads every directory and file of a littlefs image (mounting and reading never write to it). */
 export function readLittleFsTree(image: Uint8Array, config?: Partial<LittleFsConfig>): LittleFsTreeEntry[] {
   const resolved = resolveConfig(config);
-  const fs = LittleFs.mount(memoryBlockDevice(image.slice(), resolved.blockSize), resolved);
+  const fs = LittleFs.mount(memoryBlockDevice(image, resolved.blockSize), resolved);
   return listTree(fs);
 }
 
