@@ -3,11 +3,8 @@ import { access } from 'node:fs/promises';
 import { benchFormats, FIRMWARE } from './formats.bench.js';
 import { benchDevice } from './device.bench.js';
 import { benchTransfer } from './transfer.bench.js';
-<<<<<<< HEAD
-import { benchFilesystem } from './filesystem.bench.js';
-=======
 import { benchLittleFs } from './littlefs.bench.js';
->>>>>>> i13
+import { benchFilesystem } from './filesystem.bench.js';
 
 try {
   await access(FIRMWARE);
@@ -19,8 +16,5 @@ console.log(`esp32-ota benchmarks (node ${process.version}; ratio = median time 
 for (const line of await benchFormats()) console.log(line);
 for (const line of await benchDevice()) console.log(line);
 for (const line of await benchTransfer()) console.log(line);
-<<<<<<< HEAD
-for (const line of await benchFilesystem()) console.log(line);
-=======
 for (const line of await benchLittleFs()) console.log(line);
->>>>>>> i13
+for (const line of await benchFilesystem()) console.log(line);
