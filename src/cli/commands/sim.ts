@@ -82,6 +82,11 @@ async function runSimulator(options: SimOptions): Promise<void> {
     lines.push(`  WebREPL on ${server.url}  (webrepl_cli.py, or a WebREPL page in a browser)`);
   }
   lines.push(`  Ctrl-C stops it${options.flash ? ` and saves the flash to ${options.flash}` : ''}.`, '');
+  // Listen before saying how to connect: a client may connect and stop us at once.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   printText(lines.join('\n'));
 
   let savedAt = board.flash.stats().operations;
@@ -93,10 +98,7 @@ async function runSimulator(options: SimOptions): Promise<void> {
   };
   await save();
   const timer = setInterval(() => void save(), SAVE_INTERVAL_MS);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   clearInterval(timer);
   for (const server of servers) await server.close();
   await board.stop();
