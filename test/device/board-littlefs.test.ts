@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -78,6 +78,91 @@ describe("the virtual board's / on littlefs", () => {
     } finally {
       await server.close();
       await rm(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * What vfs_lfs_board.py prints: the VfsLfs2 parts of MicroPython's .exp files,
+ * less what the adaptation leaves out. One line differs: os.ilistdir(b"/")
+ * names are str, where VfsLfs2.ilistdir(b"/") gives bytes: for the root of
+ * a VFS mounted at /, extmod/vfs.c passes the VFS the str "/".
+ */
+const VFS_TESTS_EXPECTED = `test vfs_lfs
+[('test', 32768, 0, 8)]
+[('test', 32768, 0, 8)]
+[('test', 32768, 0, 8)]
+[('testdir', 16384, 0, 0), ('test', 32768, 0, 8)]
+[]
+[('test', 32768, 0, 8)]
+(32768, 0, 0, 0, 0, 0, 8)
+(16384, 0, 0, 0, 0, 0)
+littlefs
+data length: 4096
+write 0
+write 1
+write 2
+write 3
+[('test', 32768, 0, 8), ('testbig2', 32768, 0, 16384), ('testdir', 16384, 0, 0)]
+[('testbig2', 32768, 0, 16384)]
+[('test', 32768, 0, 8), ('testbig2', 32768, 0, 16384), ('testdir', 16384, 0, 0)]
+[('test', 32768, 0, 8), ('testdir', 16384, 0, 0)]
+/
+/testdir
+(32768, 0, 0, 0, 0, 0, 0)
+(32768, 0, 0, 0, 0, 0, 0)
+/
+/testdir
+/
+/testdir/subdir
+/
+/testdir2
+/testdir
+/
+/testdir
+/testdir/subdir
+/
+test vfs_lfs_error
+ilistdir OSError
+remove OSError
+rmdir OSError
+rename OSError
+mkdir OSError
+chdir OSError
+/
+chdir OSError
+/
+stat OSError
+seek OSError
+test vfs_lfs_file
+<io.TextIOWrapper>
+<io.FileIO>
+open OSError
+littlefs
+littlefs
+b'littlefsmore'
+b'littlefs'
+b'littlefsMORE'
+0
+3
+open OSError
+littlefs
+b'littlefsMORE'
+`;
+
+describe("MicroPython's own littlefs VFS tests, on the virtual board's /", () => {
+  it('print what they print on VfsLfs2 (tests/extmod/vfs_lfs*.py, adapted to /)', async () => {
+    const board = await bootedBoard();
+    try {
+      const client = new ReplClient(board.connect());
+      await client.enterRawRepl();
+      await client.exec("import os\nos.remove('boot.py')");
+      const script = await readFile(fileURLToPath(new URL('../../../test/fixtures/device/vfs_lfs_board.py', import.meta.url)), 'utf8');
+      const output = new TextDecoder().decode(await client.exec(script, { timeoutMs: 60_000 })).replace(/\r\n/g, '\n');
+      assert.equal(output, VFS_TESTS_EXPECTED);
+      assert.deepEqual(await client.evalJson("__import__('os').listdir('/')"), [], 'the tests cleaned up');
+    } finally {
+      await board.stop();
     }
   });
 });

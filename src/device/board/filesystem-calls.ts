@@ -29,7 +29,7 @@ export class FilesystemCalls {
     return {
       lfs_open: (path: string, mode: string) =>
         this.run(() => {
-          const flags = mode.replace(/[bt]/g, '');
+          const flags = mode.replace(/[bt]/g, '') || 'r';
           const file = this.fs.open(path, flags);
           const handle = this.nextHandle++;
           this.files.set(handle, file);

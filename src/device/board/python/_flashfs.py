@@ -19,6 +19,9 @@ class _File(io.IOBase):
         self._h = handle
         self._text = text
 
+    def __repr__(self):
+        return "<io.TextIOWrapper>" if self._text else "<io.FileIO>"
+
     def _open(self):
         if self._h < 0:
             raise ValueError("I/O operation on closed file")
@@ -114,6 +117,8 @@ class FlashFs:
         self._cwd = "/"
 
     def _path(self, path):
+        if isinstance(path, bytes):
+            path = path.decode()
         if not path.startswith("/"):
             path = self._cwd.rstrip("/") + "/" + path
         parts = []
@@ -141,6 +146,8 @@ class FlashFs:
         for line in listing.split("\n"):
             if line:
                 kind, size, name = line.split(" ", 2)
+                if isinstance(path, bytes):
+                    name = name.encode()
                 entries.append((name, 0x4000 if kind == "d" else 0x8000, 0, int(size)))
         return iter(entries)
 
@@ -151,11 +158,12 @@ class FlashFs:
     def mkdir(self, path):
         _check(_hw.lfs_mkdir(self._path(path)))
 
+    # Both remove a file or an empty directory, as VfsLfs2's (lfs_remove).
     def remove(self, path):
-        _check(_hw.lfs_remove(self._path(path), 0))
+        _check(_hw.lfs_remove(self._path(path)))
 
     def rmdir(self, path):
-        _check(_hw.lfs_remove(self._path(path), 1))
+        _check(_hw.lfs_remove(self._path(path)))
 
     def rename(self, old, new):
         _check(_hw.lfs_rename(self._path(old), self._path(new)))
