@@ -46,6 +46,7 @@ describe('BoardFileStore on the virtual board', () => {
       ['/lib/a.py', 'file', 6],
       ['/lib/empty.txt', 'file', 0],
     ]);
+    assert.deepEqual(await store.readFile('/lib/empty.txt'), new Uint8Array(0));
     await store.rename('/lib/a.py', '/lib/b.py');
     assert.equal(await store.stat('/lib/a.py'), undefined);
     await assert.rejects(store.mkdir('/lib'), (error: unknown) => error instanceof FileStoreError && error.errno === 17);

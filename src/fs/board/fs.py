@@ -2,7 +2,7 @@
 # raw REPL, then called by one-line commands from src/fs/board-store.ts.
 # Each prints one JSON line, except _fso_get, which prints report lines:
 #   @S <size>                 the file's size
-#   @G <crc32> <hex>          a piece of the (deflate-compressed) stream
+#   @G <crc32> <hex> <read>   a piece of the (deflate-compressed) stream; file bytes read so far
 #   @E <sha256> <size>        the end: SHA-256 and length of the file read
 # Errors are raised as the board raises them (OSError with its errno).
 import os
@@ -57,6 +57,7 @@ def _fso_get(path, wbits):
         # What the compressor writes, as CRC-checked hex lines of up to 512 bytes.
         def __init__(self):
             self.buf = bytearray()
+            self.read = 0
 
         def write(self, data):
             self.buf.extend(data)
@@ -66,7 +67,7 @@ def _fso_get(path, wbits):
 
         def flush(self):
             if self.buf:
-                print("@G %08x %s" % (binascii.crc32(self.buf), binascii.hexlify(self.buf).decode()))
+                print("@G %08x %s %d" % (binascii.crc32(self.buf), binascii.hexlify(self.buf).decode(), self.read))
                 self.buf = bytearray()
 
     size = os.stat(path)[6]
@@ -92,8 +93,9 @@ def _fso_get(path, wbits):
             if not n:
                 break
             sha.update(mv[0:n])
-            sink.write(mv[0:n])
             total += n
+            lines.read = total
+            sink.write(mv[0:n])
     if wbits:
         sink.close()
     lines.flush()
