@@ -13,3 +13,4 @@ export * from './app-image-builder.js';
 export * from './firmware-file.js';
 export * from './flash-image-builder.js';
 export * from './micropython-identity.js';
+export * from './littlefs/index.js';

@@ -34,6 +34,6 @@ export function resolveConfig(config: Partial<LittleFsConfig> | undefined): Litt
     throw new RangeError(`littlefs config: block size ${blockSize} must be ≥ 128 and a multiple of cache size ${cacheSize}, itself a multiple of read/prog size`);
   }
   if (lookaheadSize <= 0 || lookaheadSize % 8 !== 0) throw new RangeError(`littlefs config: lookahead size ${lookaheadSize} must be a positive multiple of 8`);
-  if (resolved.nameMax < 1 || resolved.nameMax > 1022) throw new RangeError(`littlefs config: name max ${resolved.nameMax} out of range 1..1022`);
+  if (resolved.nameMax < 1 || resolved.nameMax > 255) throw new RangeError(`littlefs config: name max ${resolved.nameMax} out of range 1..255 (LFS_NAME_MAX)`);
   return resolved;
 }

@@ -26,11 +26,12 @@ export interface LittleFsStat {
   mtimeNs?: bigint;
 }
 
+/** On-disk version 2.1 (lfs.h LFS_DISK_VERSION of littlefs v2.6 and later). */
 const DISK_VERSION = 0x00020001;
+const DISK_VERSION_2_0 = 0x00020000;
 const MAGIC = new TextEncoder().encode('littlefs');
 const utf8 = new TextEncoder();
 const utf8Decode = new TextDecoder();
-
 
 /** Where a path leads: the pair holding its entry (or where it would be inserted) and the id. */
 interface Found {
@@ -77,6 +78,7 @@ export class LittleFs implements OpenFileHost {
   private diskMinor = 1;
   private readonly lookahead: { off: number; size: number; i: number; ack: number; used: Uint8Array };
   private readonly openFiles = new Set<LittleFsFile>();
+  private writeFcrc = true;
   private mounted = true;
 
   private constructor(device: LittleFsBlockDevice, config: LittleFsConfig) {
@@ -150,15 +152,22 @@ export class LittleFs implements OpenFileHost {
 
   // ---------------------------------------------------------------- format / mount
 
-  static format(device: LittleFsBlockDevice, config?: Partial<LittleFsConfig>): void {
+  /**
+   * Formats the device as littlefs (erasing blocks 0 and 1 only). `diskVersion` 0x00020000 writes
+   * the older on-disk version 2.0 (no FCRCs), as littlefs built with LFS_MULTIVERSION can.
+   */
+  static format(device: LittleFsBlockDevice, config?: Partial<LittleFsConfig>, options: { diskVersion?: number } = {}): void {
     const fs = new LittleFs(device, resolveConfig(config));
+    const version = options.diskVersion ?? DISK_VERSION;
+    if (version !== DISK_VERSION && version !== DISK_VERSION_2_0) throw new RangeError(`littlefs can be formatted as version 2.0 or 2.1, not 0x${version.toString(16)}`);
+    fs.writeFcrc = version === DISK_VERSION;
     if (fs.blockCount < 2) throw fsError(ERRNO.EINVAL, `a littlefs needs at least 2 blocks, this device has ${fs.blockCount}`);
     fs.lookahead.off = 0;
     fs.lookahead.size = Math.min(8 * fs.config.lookaheadSize, fs.blockCount);
     fs.lookahead.i = 0;
     fs.allocAck();
     const root = fs.allocDir();
-    const superblock = le32s(DISK_VERSION, fs.config.blockSize, fs.blockCount, fs.nameMax, FILE_MAX, ATTR_MAX);
+    const superblock = le32s(version, fs.config.blockSize, fs.blockCount, fs.nameMax, FILE_MAX, ATTR_MAX);
     fs.commit(root, [
       { tag: mkTag(TYPE.CREATE, 0, 0), data: new Uint8Array(0) },
       { tag: mkTag(TYPE.SUPERBLOCK, 0, 8), data: MAGIC },
@@ -192,7 +201,7 @@ export class LittleFs implements OpenFileHost {
           ? `corrupt littlefs: metadata pair {${tail[0]}, ${tail[1]}} holds no valid commit`
           : 'no littlefs found: blocks 0 and 1 hold no valid metadata (format it first, e.g. esp32-ota fs mkfs)');
       }
-      for (const c of dir.pair) this.seed = this.crcSeed(this.seed, dir.rev ^ c);
+      for (const c of dir.pair) this.seed = this.mixSeed(this.seed, dir.rev ^ c);
       const sb = dir.entries[0];
       if (sb && sb.nameType === TYPE.SUPERBLOCK && sb.name.length === 8 && sb.name.every((b, i) => b === MAGIC[i])) {
         this.readSuperblock(sb);
@@ -205,14 +214,14 @@ export class LittleFs implements OpenFileHost {
     if (!foundSuperblock) throw fsError(ERRNO.EINVAL, 'no littlefs found: no superblock entry "littlefs" in the metadata chain');
     // An orphan flag on disk means "at least one orphan": count it as one (lfs_rawmount).
     if (gstate.tag & 0x80000000) gstate.tag = (gstate.tag + 1) >>> 0;
-    if (this.diskMinor < 1) this.gstate_prepsuperblock(gstate, true);
+    if (this.diskMinor < 1) this.setNeedsSuperblock(gstate, true);
     this.gstate = gstate;
     this.gdisk = { ...gstate, pair: [...gstate.pair] };
     this.lookahead.off = this.seed % this.blockCount;
     this.allocDrop();
   }
 
-  private crcSeed(seed: number, value: number): number {
+  private mixSeed(seed: number, value: number): number {
     return (Math.imul(seed ^ value, 0x9e3779b1) >>> 0);
   }
 
@@ -242,9 +251,17 @@ export class LittleFs implements OpenFileHost {
     const nameMax = readLe32(s, 12);
     const fileMax = readLe32(s, 16);
     const attrMax = readLe32(s, 20);
-    if (nameMax) this.nameMax = Math.min(nameMax, 1022);
+    if (nameMax > this.config.nameMax) {
+      throw fsError(ERRNO.EINVAL, `littlefs allows names of ${nameMax} bytes on disk, more than the ${this.config.nameMax} configured`);
+    }
+    if (nameMax) this.nameMax = nameMax;
     if (fileMax) this.fileMax = fileMax;
     if (attrMax) this.attrMax = attrMax;
+  }
+
+  /** The on-disk version found at mount (0x00020000 or 0x00020001); 2.0 becomes 2.1 at the first write. */
+  get diskVersion(): number {
+    return 0x00020000 | this.diskMinor;
   }
 
   unmount(): void {
@@ -374,8 +391,8 @@ export class LittleFs implements OpenFileHost {
     blocks.forEach((block, index) => {
       const start = ctzPointerBytes(index);
       const n = Math.min(bs - start, size - pos);
-      const chunk = out.subarray(pos, pos + n);
-      this.device.read(block, start, chunk);
+      if (block >= this.blockCount) throw fsError(ERRNO.ECORRUPT, `corrupt littlefs: a file points at block ${block} of ${this.blockCount}`);
+      this.device.read(block, start, out.subarray(pos, pos + n));
       pos += n;
     });
     return out;
@@ -481,7 +498,7 @@ export class LittleFs implements OpenFileHost {
 
   // ---------------------------------------------------------------- global state
 
-  private gstate_prepsuperblock(g: GState, needs: boolean): void {
+  private setNeedsSuperblock(g: GState, needs: boolean): void {
     g.tag = ((g.tag & ~mkTag(0, 0, 0x200)) | (needs ? 0x200 : 0)) >>> 0;
   }
 
@@ -549,7 +566,7 @@ export class LittleFs implements OpenFileHost {
   /** Appends a commit to the pair's current block; false when it does not fit (compact instead). */
   private tryAppend(dir: MetadataDir, attrs: CommitAttr[]): boolean {
     const bs = this.config.blockSize;
-    const builder = new CommitBuilder(bs, dir.off, dir.etag, this.config.progSize);
+    const builder = new CommitBuilder(bs, dir.off, dir.etag, this.config.progSize, this.writeFcrc);
     const state = { entries: dir.entries, tail: dir.tail, split: dir.split, gdelta: dir.gdelta };
     try {
       for (const a of attrs) builder.attr(a.tag, a.data);
@@ -593,7 +610,7 @@ export class LittleFs implements OpenFileHost {
       }
     }
     const bs = this.config.blockSize;
-    const builder = new CommitBuilder(bs, 0, 0xffffffff, this.config.progSize);
+    const builder = new CommitBuilder(bs, 0, 0xffffffff, this.config.progSize, this.writeFcrc);
     const entries = merged.entries.slice(begin, end);
     let gdelta: GState;
     try {
@@ -802,7 +819,7 @@ export class LittleFs implements OpenFileHost {
       const root = this.fetch(this.root);
       const superblock = le32s(DISK_VERSION, this.config.blockSize, this.blockCount, this.nameMax, this.fileMax, this.attrMax);
       this.commit(root, [{ tag: mkTag(TYPE.INLINESTRUCT, 0, 24), data: superblock }]);
-      this.gstate_prepsuperblock(this.gstate, false);
+      this.setNeedsSuperblock(this.gstate, false);
       this.diskMinor = 1;
     }
     if (tagType1(this.gdisk.tag) !== 0) {
@@ -864,11 +881,32 @@ export class LittleFs implements OpenFileHost {
 
   // ---------------------------------------------------------------- directory operations
 
+  /**
+   * Runs a write operation; when it fails part-way (no space, a device error), the in-RAM global
+   * state falls back to what is on disk, as a remount would see it, so no half-prepared move or
+   * orphan count reaches the disk with a later commit.
+   */
+  private mutation(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.gstate = { tag: this.gdisk.tag, pair: [...this.gdisk.pair] };
+      if (this.gstate.tag & 0x80000000 && (this.gstate.tag & 0x1ff) === 0) this.gstate.tag = (this.gstate.tag + 1) >>> 0;
+      this.gdelta = zeroGState();
+      this.dirCache.clear();
+      throw err;
+    }
+  }
+
   private checkName(name: Uint8Array, path: string): void {
     if (name.length > this.nameMax) throw fsError(ERRNO.ENAMETOOLONG, `name of ${name.length} bytes is longer than ${this.nameMax}: ${path}`);
   }
 
   mkdir(path: string): void {
+    this.mutation(() => this.mkdirNow(path));
+  }
+
+  private mkdirNow(path: string): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot || found.entry) throw fsError(ERRNO.EEXIST, `already exists: ${path}`);
@@ -879,14 +917,16 @@ export class LittleFs implements OpenFileHost {
     while (pred.split) pred = this.fetch(pred.tail);
     this.commit(dir, [{ tag: mkTag(TYPE.SOFTTAIL, NO_ID, 8), data: le32s(pred.tail[0], pred.tail[1]) }]);
     let cwd = found.dir;
+    let id = found.id;
     if (cwd.split) {
+      // Not the last pair of its directory: link the new pair after the last one (a desync until done).
       this.prepOrphans(+1);
-      const cwdPair = [...cwd.pair];
       this.commit(pred, [{ tag: mkTag(TYPE.SOFTTAIL, NO_ID, 8), data: le32s(dir.pair[0], dir.pair[1]) }]);
-      if (pairOverlaps(pred.pair, cwdPair) || !pairSame(this.fetch(cwdPair).pair, cwd.pair)) cwd = this.fetch(pairOverlaps(pred.pair, cwdPair) ? pred.pair : cwdPair);
       this.prepOrphans(-1);
+      const again = this.find(path);
+      cwd = again.dir;
+      id = again.id;
     }
-    const id = found.id;
     const attrs: CommitAttr[] = [
       { tag: mkTag(TYPE.CREATE, id, 0), data: new Uint8Array(0) },
       { tag: mkTag(TYPE.DIR, id, found.name.length), data: found.name },
@@ -898,6 +938,10 @@ export class LittleFs implements OpenFileHost {
   }
 
   remove(path: string): void {
+    this.mutation(() => this.removeNow(path));
+  }
+
+  private removeNow(path: string): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot) throw fsError(ERRNO.EINVAL, 'cannot remove the root directory');
@@ -924,12 +968,21 @@ export class LittleFs implements OpenFileHost {
   }
 
   rename(from: string, to: string): void {
+    this.mutation(() => this.renameNow(from, to));
+  }
+
+  private renameNow(from: string, to: string): void {
     this.forceConsistency();
     const old = this.find(from);
     if (old.isRoot) throw fsError(ERRNO.EINVAL, 'cannot rename the root directory');
     if (!old.entry) throw fsError(ERRNO.ENOENT, `no such file or directory: ${from}`);
     const target = this.find(to);
     if (target.isRoot) throw fsError(ERRNO.EINVAL, 'cannot replace the root directory');
+    const fromParts = splitPath(from);
+    const toParts = splitPath(to);
+    if (old.entry.nameType === TYPE.DIR && toParts.length > fromParts.length && fromParts.every((p, i) => p === toParts[i])) {
+      throw fsError(ERRNO.EINVAL, `cannot move directory ${from} into itself (${to})`);
+    }
     const samePair = pairOverlaps(old.dir.pair, target.dir.pair);
     let newOldId = old.id;
     let replacedDir: MetadataDir | undefined;
@@ -957,21 +1010,17 @@ export class LittleFs implements OpenFileHost {
     this.commit(target.dir, attrs);
     if (!samePair && tagType1(this.gstate.tag) !== 0) {
       this.prepMove(NO_ID);
-      const oldDir = this.fetchCurrent(old.dir);
-      this.commit(oldDir, [{ tag: mkTag(TYPE.DELETE, old.id, 0), data: new Uint8Array(0) }]);
+      this.commit(this.fetch(old.dir.pair), [{ tag: mkTag(TYPE.DELETE, old.id, 0), data: new Uint8Array(0) }]);
     }
     if (replacedDir) this.dropDir(replacedDir);
     this.allocAck();
   }
 
-  /** A pair refetched after other commits may have relocated it (found again through its entries' parent). */
-  private fetchCurrent(dir: MetadataDir): MetadataDir {
-    const fresh = fetchDir(this, dir.pair);
-    if (fresh) return fresh;
-    throw fsError(ERRNO.ECORRUPT, 'corrupt littlefs: a metadata pair vanished during an update');
+  setattr(path: string, type: number, value: Uint8Array): void {
+    this.mutation(() => this.setattrNow(path, type, value));
   }
 
-  setattr(path: string, type: number, value: Uint8Array): void {
+  private setattrNow(path: string, type: number, value: Uint8Array): void {
     this.forceConsistency();
     if (value.length > this.attrMax) throw fsError(ERRNO.ENOSPC, `attribute of ${value.length} bytes is larger than ${this.attrMax}`);
     const found = this.requireEntry(path);
@@ -982,6 +1031,10 @@ export class LittleFs implements OpenFileHost {
   }
 
   removeattr(path: string, type: number): void {
+    this.mutation(() => this.removeattrNow(path, type));
+  }
+
+  private removeattrNow(path: string, type: number): void {
     this.forceConsistency();
     const found = this.requireEntry(path);
     const dir = found.isRoot ? this.fetch(this.root) : found.dir;
@@ -997,6 +1050,10 @@ export class LittleFs implements OpenFileHost {
 
   /** Writes (or replaces) a whole file in one metadata commit: old or new content after a power cut. */
   writeFile(path: string, data: Uint8Array, options: { mtimeNs?: bigint } = {}): void {
+    this.mutation(() => this.writeFileNow(path, data, options));
+  }
+
+  private writeFileNow(path: string, data: Uint8Array, options: { mtimeNs?: bigint }): void {
     this.forceConsistency();
     const found = this.find(path);
     if (found.isRoot || found.entry?.nameType === TYPE.DIR) throw fsError(ERRNO.EISDIR, `is a directory: ${path}`);
@@ -1005,24 +1062,15 @@ export class LittleFs implements OpenFileHost {
     this.allocAck();
     const struct = this.writeContent(data, undefined, 0);
     const attrs: CommitAttr[] = [];
-    let id = found.id;
+    // Writing data blocks changed no metadata, so `found` still holds.
+    const id = found.id;
     if (!found.entry) {
       attrs.push({ tag: mkTag(TYPE.CREATE, id, 0), data: new Uint8Array(0) });
       attrs.push({ tag: mkTag(TYPE.REG, id, found.name.length), data: found.name });
     }
-    // found.dir may be stale if the allocator's scan relocated nothing; it only reads, so refetch by pair
-    const dir = this.fetchCurrent(found.dir);
-    if (!pairSame(dir.pair, found.dir.pair) || dir.entries.length !== found.dir.entries.length) id = this.find(path).id;
     attrs.push({ tag: mkTag(struct.type, id, struct.data.length), data: struct.data });
     attrs.push({ tag: mkTag(TYPE.USERATTR + MTIME_ATTR, id, 8), data: encodeMtime(options.mtimeNs ?? nowNs()) });
-    try {
-      this.commit(dir, attrs);
-    } catch (err) {
-      if (err instanceof LittleFsError && err.errno === ERRNO.ENOSPC && !found.entry) {
-        throw fsError(ERRNO.ENOSPC, `no space for ${path}: ${err.message}`);
-      }
-      throw err;
-    }
+    this.commit(found.dir, attrs);
     this.allocAck();
   }
 
@@ -1103,6 +1151,10 @@ export class LittleFs implements OpenFileHost {
 
   /** Commits a file's new struct (and mtime) to its entry, found again by path. */
   commitFile(path: string, struct: { type: number; data: Uint8Array }, mtime: Uint8Array | undefined): void {
+    this.mutation(() => this.commitFileNow(path, struct, mtime));
+  }
+
+  private commitFileNow(path: string, struct: { type: number; data: Uint8Array }, mtime: Uint8Array | undefined): void {
     this.forceConsistency();
     const found = this.find(path);
     if (!found.entry || found.entry.nameType !== TYPE.REG) throw fsError(ERRNO.ENOENT, `file was removed while open: ${path}`);
@@ -1116,10 +1168,5 @@ export class LittleFs implements OpenFileHost {
     this.forceConsistency();
     this.allocAck();
   }
-
-  isFileOpen(file: LittleFsFile): boolean {
-    return this.openFiles.has(file);
-  }
 }
 
-export { LittleFsError };

@@ -3,7 +3,7 @@
  * pair, and encoding commits (tags XOR-chained, CRC per commit, FCRC of the next erased bytes).
  */
 import {
-  DELETED_SIZE, NO_ID, NULL_BLOCK, TYPE, lfsCrc, mkTag, pairOverlaps, readBe32, readLe32, revisionCompare,
+  NO_ID, NULL_BLOCK, TYPE, lfsCrc, mkTag, pairOverlaps, readBe32, readLe32, revisionCompare,
   tagChunk, tagDiskSize, tagId, tagIsDelete, tagSize, tagType1, tagType3, tagValid, writeBe32, writeLe32,
   type BlockPair,
 } from './tag.js';
@@ -238,6 +238,8 @@ export class CommitBuilder {
     begin: number,
     ptag: number,
     private readonly progSize: number,
+    /** littlefs 2.0 commits carry no FCRC (lfs2.1 added it). */
+    private readonly withFcrc = true,
     private readonly end = blockSize - 8,
   ) {
     this.bytes = new Uint8Array(blockSize).fill(0xff);
@@ -269,6 +271,14 @@ export class CommitBuilder {
     this.ptag = (tag & 0x7fffffff) >>> 0;
   }
 
+  /** The FCRC: a checksum of the next prog unit as it is now (erased), so a later fetch knows it still is. */
+  private fcrc(next: Uint8Array): void {
+    const fcrc = new Uint8Array(8);
+    writeLe32(fcrc, 0, this.progSize);
+    writeLe32(fcrc, 4, lfsCrc(0xffffffff, next));
+    this.attr(mkTag(TYPE.FCRC, NO_ID, 8), fcrc);
+  }
+
   /**
    * Ends the commit. `readErased(off, len)` returns what the block holds after this commit (for
    * the FCRC). Returns the new end offset and the etag the next commit chains from.
@@ -284,10 +294,7 @@ export class CommitBuilder {
       if (noff >= end && noff <= blockSize - this.progSize) {
         const next = readErased(noff, this.progSize);
         eperturb = next[0]!;
-        const fcrc = new Uint8Array(8);
-        writeLe32(fcrc, 0, this.progSize);
-        writeLe32(fcrc, 4, lfsCrc(0xffffffff, next));
-        this.attr(mkTag(TYPE.FCRC, NO_ID, 8), fcrc);
+        if (this.withFcrc) this.fcrc(next);
       }
       const ntag = mkTag(TYPE.CCRC + ((~eperturb & 0xff) >>> 7), NO_ID, noff - (this.off + 4));
       const raw = new Uint8Array(4);
@@ -303,4 +310,3 @@ export class CommitBuilder {
   }
 }
 
-export { DELETED_SIZE };

@@ -2,6 +2,7 @@
 import { memoryBlockDevice } from './block-device.js';
 import { resolveConfig, type LittleFsConfig } from './config.js';
 import { LittleFs } from './littlefs.js';
+import { ERRNO, LittleFsError } from './errors.js';
 
 /** Every entry under `/`, parents before children, paths absolute ('/lib/a.py'). */
 export interface LittleFsTreeEntry {
@@ -62,7 +63,8 @@ function exists(fs: LittleFs, path: string): boolean {
   try {
     fs.stat(path);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (err instanceof LittleFsError && err.errno === ERRNO.ENOENT) return false;
+    throw err;
   }
 }

@@ -145,3 +145,31 @@ describe('littlefs files', () => {
     assert.ok(max < total / 4, `no block takes most erases (max ${max} of ${total}: ${erases.join(' ')})`);
   });
 });
+
+describe('littlefs superblock expansion', () => {
+  it('moves the root out of blocks 0 and 1 when they wear, so they stop taking erases', () => {
+    const { fs, device, erases } = fresh(64, SMALL);
+    for (let i = 0; i < 1500; i++) fs.writeFile('/root-file', bytesOf(i, 20));
+    const total = erases.reduce((a, b) => a + b, 0);
+    assert.ok(erases[0]! + erases[1]! < total / 10, `blocks 0 and 1 took ${erases[0]} + ${erases[1]} of ${total} erases`);
+    fs.unmount();
+    assert.deepEqual(LittleFs.mount(device, SMALL).readFile('/root-file'), bytesOf(1499, 20));
+  });
+});
+
+describe('littlefs on-disk version 2.0', () => {
+  it('mounts a 2.0 filesystem (no FCRCs), and upgrades it to 2.1 at the first write, as littlefs does', () => {
+    const image = new Uint8Array(16 * 4096).fill(0xff);
+    const device = memoryBlockDevice(image, 4096);
+    LittleFs.format(device, {}, { diskVersion: 0x00020000 });
+    assert.ok(!Buffer.from(image.subarray(0, 4096)).includes(Buffer.from([0x5f, 0xf0])), 'no FCRC tag in a 2.0 commit');
+    const fs = LittleFs.mount(device);
+    assert.equal(fs.diskVersion, 0x00020000);
+    assert.deepEqual(fs.readdir('/'), []);
+    fs.writeFile('/a', bytesOf(1, 50));
+    fs.unmount();
+    const again = LittleFs.mount(device);
+    assert.equal(again.diskVersion, 0x00020001);
+    assert.deepEqual(again.readFile('/a'), bytesOf(1, 50));
+  });
+});

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import {
-  LittleFs, buildLittleFsImage, memoryBlockDevice, readLittleFsTree, type LittleFsTreeEntry,
+  LittleFs, LittleFsError, buildLittleFsImage, memoryBlockDevice, readLittleFsTree, type LittleFsTreeEntry,
 } from '../../../src/format/littlefs/index.js';
 import { fetchDir } from '../../../src/format/littlefs/metadata.js';
 import { ctzBlocks } from '../../../src/format/littlefs/ctz.js';
@@ -147,5 +148,25 @@ describe('littlefs against images made by the reference C library (MicroPython E
   it('refuses to mount what is not littlefs, saying so', () => {
     assert.throws(() => readLittleFsTree(new Uint8Array(0x10000).fill(0xff)), { errno: 22, message: /no littlefs found/ });
     assert.throws(() => readLittleFsTree(image('vfs-448k-tree.bin'), { blockSize: 512, cacheSize: 128 }), { errno: 22 });
+  });
+});
+
+describe('littlefs on damaged images', () => {
+  it('reads a damaged image or refuses it with a LittleFsError, never another error', () => {
+    const original = image('vfs-448k-churned.bin');
+    fc.assert(fc.property(
+      fc.array(fc.record({ at: fc.nat({ max: original.length - 1 }), value: fc.nat({ max: 255 }) }), { minLength: 1, maxLength: 40 }),
+      fc.boolean(),
+      (flips, metadataOnly) => {
+        const bytes = original.slice();
+        for (const { at, value } of flips) bytes[metadataOnly ? at % (2 * BLOCK) : at] = value;
+        try {
+          readLittleFsTree(bytes);
+          LittleFs.mount(memoryBlockDevice(bytes, BLOCK)).statvfs();
+        } catch (err) {
+          assert.ok(err instanceof LittleFsError, `not a LittleFsError: ${(err as Error).stack}`);
+        }
+      },
+    ), { numRuns: 150 });
   });
 });
