@@ -17,7 +17,7 @@ import { findPartition } from '../../src/format/partition-table.js';
 import { serveUartOverTcp } from '../../src/node/sim-servers.js';
 import { freshFlash } from '../../src/node/virtual-board.js';
 import { ReplClient } from '../../src/repl/index.js';
-import { bootedBoard } from '../helpers/virtual-board.js';
+import { bootedBoard, poweredOff } from '../helpers/virtual-board.js';
 
 const TOOLS = fileURLToPath(new URL('../../../../shared/tools/micropython', import.meta.url));
 /** Debian's python3, where the test set-up installs python3-serial (.ci/run). */
@@ -205,11 +205,7 @@ describe("a power cut while the virtual board's program writes files", () => {
         await client.enterRawRepl();
         board.flash.cutPowerAfter(cut);
         await client.startProgram(program);
-        const deadline = Date.now() + 20_000;
-        while (board.state !== 'off') {
-          assert.ok(Date.now() < deadline, `cut ${cut}: the board did not lose power`);
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
+        await poweredOff(board);
         const output: Uint8Array[] = [];
         board.onOutput((bytes) => output.push(bytes));
         await board.powerOn();
