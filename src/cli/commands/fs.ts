@@ -55,7 +55,7 @@ const COMMANDS: FsCommand[] = [
       const at = normalisePath(path);
       const entry = await requireEntry(store, at);
       const entries = entry.type === 'file' ? [entry] : options.recursive ? await store.walk(at) : await store.list(at);
-      if (options.json) return printJson(entries);
+      if (options.json) return printJson(entries.map(entryJson));
       if (entries.length === 0) return printText(`${at}: empty`);
       const prefix = entry.type === 'dir' && at !== '/' ? `${at}/` : '/';
       printText(
@@ -76,7 +76,7 @@ const COMMANDS: FsCommand[] = [
       const at = normalisePath(path);
       await requireEntry(store, at);
       const entries = await store.walk(at);
-      if (options.json) return printJson(entries);
+      if (options.json) return printJson(entries.map(entryJson));
       const files = entries.filter((e) => e.type === 'file');
       printText(
         [...treeLines(at, entries), '', `${entries.length - files.length} directories, ${files.length} files, ${withThousands(files.reduce((n, e) => n + e.size, 0))} bytes`].join('\n'),
@@ -338,6 +338,10 @@ async function readLocalTree(folder: string): Promise<TreeItem[]> {
     else if (entry.isFile()) items.push({ path, data: await readInputFile(full) });
   }
   return items.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function entryJson(entry: FileEntry) {
+  return { path: entry.path, type: entry.type, size: entry.size, mtime: entry.mtime ?? null };
 }
 
 function name(entry: FileEntry, prefix: string): string {
