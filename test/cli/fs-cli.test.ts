@@ -69,9 +69,15 @@ describe('esp32-ota fs', () => {
     assert.deepEqual(await readFile(image), before);
     await writeFile(join(folder, 'x.py'), 'x');
     assert.equal(runCli(['fs', 'put', image, join(folder, 'x.py')]).code, 0);
-    const refused = runCli(['fs', 'mkfs', image]);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /--force/);
+    const withFile = await readFile(image);
+    for (const args of [['fs', 'mkfs', image], ['fs', 'mkfs', image, '--size', '0x20000']]) {
+      const refused = runCli(args);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /holds a filesystem with 1 entry: add --force/);
+    }
+    assert.deepEqual(await readFile(image), withFile);
+    assert.equal(runCli(['fs', 'mkfs', image, '--force']).code, 0);
+    assert.deepEqual(readLittleFsTree(new Uint8Array(await readFile(image))), []);
   });
 
   it('exports and imports whole trees', async () => {

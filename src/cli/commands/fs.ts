@@ -280,26 +280,25 @@ async function makeFilesystem(target: string, options: FsOptions): Promise<void>
     length = parseSize(options.size ?? String(DEFAULT_IMAGE_SIZE));
     bytes = new Uint8Array(length).fill(0xff);
   } else {
-    bytes = await readInputFile(target);
-    const location = locate(bytes, target, options.partition);
+    const original = await readInputFile(target);
+    const location = locate(original, target, options.partition);
     where = describeLocation(location, target);
+    const files = filesIn(original.subarray(location.start, location.start + location.length));
+    if (files > 0 && !options.force) {
+      throw new UserError(`${where} holds a filesystem with ${files} entr${files === 1 ? 'y' : 'ies'}: add --force to replace it (they are lost), or esp32-ota fs export it first`);
+    }
     if (location.kind === 'image') {
-      length = options.size !== undefined ? parseSize(options.size) : bytes.length;
-      if (length !== bytes.length) bytes = new Uint8Array(length).fill(0xff);
+      length = options.size !== undefined ? parseSize(options.size) : original.length;
+      bytes = length === original.length ? original : new Uint8Array(length).fill(0xff);
     } else {
       if (options.size !== undefined) throw new UserError(`--size applies to image files: the partition table sets the size of ${where}`);
       start = location.start;
       length = location.length;
+      bytes = original;
       if (location.beyondEnd) {
-        const grown = new Uint8Array(start + length).fill(0xff);
-        grown.set(bytes);
-        bytes = grown;
+        bytes = new Uint8Array(start + length).fill(0xff);
+        bytes.set(original);
       }
-    }
-    const region = bytes.subarray(start, start + length);
-    const files = filesIn(region);
-    if (files > 0 && !options.force) {
-      throw new UserError(`${where} holds a filesystem with ${files} entries: add --force to replace it (they are lost), or esp32-ota fs export it first`);
     }
   }
   if (length % MICROPYTHON_ESP32_LITTLEFS.blockSize !== 0 || length < 2 * MICROPYTHON_ESP32_LITTLEFS.blockSize) {
@@ -312,6 +311,7 @@ async function makeFilesystem(target: string, options: FsOptions): Promise<void>
 
 /** Entries under / of the littlefs in `region`, 0 when it holds none. */
 function filesIn(region: Uint8Array): number {
+  if (region.length === 0 || region.length % MICROPYTHON_ESP32_LITTLEFS.blockSize !== 0) return 0;
   try {
     return LittleFs.mount(memoryBlockDevice(region.slice(), MICROPYTHON_ESP32_LITTLEFS.blockSize)).readdir('/').length;
   } catch (error) {

@@ -7,10 +7,9 @@
 import type { MicroPython } from '@micropython/micropython-webassembly-pyscript';
 import type { InterpreterRuntime, RegisterDeviceModules } from '../micropython/device-modules.js';
 import { NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
-import type { PartitionTable } from '../../format/partition-table.js';
+import type { Partition, PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
 import { LittleFs, LittleFsError } from '../../format/littlefs/index.js';
-import type { Partition } from '../../format/partition-table.js';
 import { FilesystemCalls } from './filesystem-calls.js';
 import { filesystemPartition, isBlank, mountFlashFilesystem, partitionBlockDevice } from './flash-filesystem.js';
 
@@ -39,7 +38,8 @@ export const register: RegisterDeviceModules = (mp, init, runtime) => {
   const partition = filesystemPartition(board.table);
   const root = partition ? mountRoot(flash, partition) : undefined;
   const files = root && root !== 'corrupt' ? new FilesystemCalls(root.fs, heapBytes) : undefined;
-  mp.registerJsModule('_esp32_hw', hardwareModule(api, board, runtime, files && { calls: files, remount: () => files.remount(mountFlashFilesystem(flash, partition!)) }));
+  const boardFiles = files && { calls: files, remount: () => files.remount(mountFlashFilesystem(flash, partition!)) };
+  mp.registerJsModule('_esp32_hw', hardwareModule(api, board, runtime, heapBytes, boardFiles));
   installPythonModules(mp, board.pythonModules);
   if (root === 'corrupt') mp.runPython(`print(${JSON.stringify(FS_CORRUPTED)})`);
   else if (root) mp.runPython(mountPython(root.formatted));
@@ -87,7 +87,13 @@ interface BoardFiles {
   remount(): void;
 }
 
-function hardwareModule(api: EspIdfApi, board: BoardInit, runtime: InterpreterRuntime, files: BoardFiles | undefined) {
+function hardwareModule(
+  api: EspIdfApi,
+  board: BoardInit,
+  runtime: InterpreterRuntime,
+  heapBytes: (pointer: number, length: number) => Uint8Array,
+  files: BoardFiles | undefined,
+) {
   /** A power cut stops the chip dead: end the program; the device sees the flash powered off. */
   const guarded = <A extends unknown[], R>(call: (...args: A) => R) => (...args: A): R => {
     try {
@@ -98,7 +104,6 @@ function hardwareModule(api: EspIdfApi, board: BoardInit, runtime: InterpreterRu
     }
   };
   const partitionAt = (address: number) => api.partitionAt(address);
-  const heapBytes = (pointer: number, length: number) => runtime.heap().subarray(pointer, pointer + length);
   const filesystem = Object.fromEntries(Object.entries(files?.calls.calls() ?? {}).map(([name, call]) => [name, guarded(call as (...args: unknown[]) => unknown)]));
   return {
     ...filesystem,
