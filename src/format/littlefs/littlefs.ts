@@ -563,18 +563,19 @@ export class LittleFs implements OpenFileHost {
     this.device.sync();
   }
 
-  /** Appends a commit to the pair's current block; false when it does not fit (compact instead). */
-  private tryAppend(dir: MetadataDir, attrs: CommitAttr[]): boolean {
-    const bs = this.config.blockSize;
-    const builder = new CommitBuilder(bs, dir.off, dir.etag, this.config.progSize, this.writeFcrc);
-    const state = { entries: dir.entries, tail: dir.tail, split: dir.split, gdelta: dir.gdelta };
+  /**
+   * Appends a commit to the pair's current block; false when it does not fit (compact instead).
+   * `merged` is the pair's state with `attrs` applied, which the pair takes on success.
+   */
+  private tryAppend(dir: MetadataDir, attrs: CommitAttr[], merged: MetadataDir): boolean {
+    const builder = new CommitBuilder(this.config.blockSize, dir.off, dir.etag, this.config.progSize, this.writeFcrc);
+    let gdelta = dir.gdelta;
     try {
       for (const a of attrs) builder.attr(a.tag, a.data);
       const delta = this.pendingGDelta(true);
       if (!gstateIsZero(delta)) {
-        const full = gstateXor(delta, dir.gdelta);
-        builder.attr(mkTag(TYPE.MOVESTATE, NO_ID, 12), encodeGState(full));
-        state.gdelta = full;
+        gdelta = gstateXor(delta, dir.gdelta);
+        builder.attr(mkTag(TYPE.MOVESTATE, NO_ID, 12), encodeGState(gdelta));
       }
       const { off, etag } = builder.finish((o, n) => this.readBytes(dir.pair[0], o, n));
       this.progCommit(dir.pair[0], builder, off);
@@ -584,12 +585,8 @@ export class LittleFs implements OpenFileHost {
       if (err instanceof CommitFull) return false;
       throw err;
     }
-    const next = { entries: dir.entries.map((e) => ({ ...e, attrs: new Map(e.attrs) })), tail: dir.tail, split: dir.split, gdelta: state.gdelta };
-    for (const a of attrs) applyTag(next, a.tag, a.data);
-    dir.entries = next.entries;
-    dir.tail = next.tail;
-    dir.split = next.split;
-    dir.gdelta = next.gdelta;
+    dir.entries = merged.entries;
+    dir.gdelta = gdelta;
     this.gdisk = { ...this.gstate, pair: [...this.gstate.pair] };
     this.gdelta = zeroGState();
     return true;
@@ -711,7 +708,7 @@ export class LittleFs implements OpenFileHost {
         return DROPPED;
       }
     }
-    if (dir.erased && this.tryAppend(dir, attrs)) return 0;
+    if (dir.erased && this.tryAppend(dir, attrs, merged)) return 0;
     return this.splittingCompact(dir, merged);
   }
 
