@@ -1,5 +1,5 @@
 /** Reading and writing the user's files, with errors that say what to do. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { UserError } from './errors.js';
 
 const MAX_INPUT_BYTES = 256 * 1024 * 1024;
@@ -33,4 +33,16 @@ function asUserError(error: unknown, path: string, verb: 'read' | 'write'): unkn
   if (code === 'EISDIR') return new UserError(`${path}: is a folder, expected a file`);
   if (code === 'EACCES' || code === 'EPERM') return new UserError(`${path}: permission denied (cannot ${verb} it)`);
   return error;
+}
+
+/** Writes `data` through a temporary file and a rename, so `path` is either untouched or complete. */
+export async function writeOutputFileWhole(path: string, data: Uint8Array): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, data);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw asUserError(error, path, 'write');
+  }
 }

@@ -24,9 +24,18 @@ export function readPartitionTable(path: string, bytes: Uint8Array, options: { t
   return { table: file.table, format: 'binary', tableOffset: file.kind === 'partition-table' ? options.tableOffset : file.tableFileOffset + file.flashBase };
 }
 
-/** CSV files are printable ASCII/UTF-8; binary tables start with 0xAA 0x50, images with 0xE9. */
+/**
+ * CSV files are printable UTF-8; binary tables start with 0xAA 0x50, images
+ * with 0xE9, and an esp32 flash dump with 4 KiB of 0xFF (never UTF-8).
+ */
 function looksLikeText(bytes: Uint8Array): boolean {
   const sample = bytes.subarray(0, 4096);
   if (sample.length === 0) throw new FormatError('empty file: not a partition table', 0);
-  return sample.every((byte) => byte === 0x09 || byte === 0x0a || byte === 0x0d || (byte >= 0x20 && byte !== 0x7f));
+  if (!sample.every((byte) => byte === 0x09 || byte === 0x0a || byte === 0x0d || (byte >= 0x20 && byte !== 0x7f))) return false;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(sample, { stream: true }); // stream: a character may be cut at 4096
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -736,3 +736,26 @@ export function encodeAppImage(content: AppImageContent, options: { readonly sha
   }
   return bytes;
 }
+
+/**
+ * A copy of an image (in practice the bootloader, whose header the chip and
+ * the app take the flash size from) with the header's flash size set to
+ * `flashSizeBytes`. The checksum covers only segment data and stays; an
+ * appended SHA-256 covers the header, so it is recomputed, as esptool
+ * (v4.8 and later) does when `write_flash --flash_size` changes a bootloader.
+ * Throws FormatError when the image's own SHA-256 was already wrong.
+ */
+export function withHeaderFlashSize(bytes: Uint8Array, flashSizeBytes: number, options: { readonly sha256?: Sha256 } = {}): Uint8Array {
+  const code = FLASH_SIZE_NAMES.findIndex((_, index) => 0x100000 << index === flashSizeBytes);
+  if (code < 0) throw new FormatError(`no flash size code for ${flashSizeBytes} bytes (known: ${FLASH_SIZE_NAMES.join(', ')})`);
+  const image = parseAppImage(bytes);
+  const hash = options.sha256 ?? defaultSha256;
+  const hashOffset = image.checksumOffset + 1;
+  if (image.storedSha256 && !equalBytes(image.storedSha256, hash(bytes.subarray(0, hashOffset)))) {
+    throw new FormatError('the image\'s appended SHA-256 does not match its contents: it is damaged, so its header is left alone', hashOffset);
+  }
+  const copy = bytes.slice(0, image.length);
+  copy[3] = (code << 4) | (copy[3]! & 0x0f);
+  if (image.storedSha256) copy.set(hash(copy.subarray(0, hashOffset)), hashOffset);
+  return copy;
+}

@@ -14,3 +14,7 @@ export * from './firmware-file.js';
 export * from './flash-image-builder.js';
 export * from './micropython-identity.js';
 export * from './littlefs/index.js';
+export * from './ota-layout.js';
+export * from './table-edit.js';
+export * from './filesystem-carry.js';
+export * from './flash-relayout.js';

@@ -8,9 +8,11 @@ import { printJson, printText } from '../output.js';
 import { appImageReport } from '../views/app-image-view.js';
 import { appLayoutOf, otadataJson, otadataText } from '../views/otadata-view.js';
 import { partitionTableJson, partitionTableText } from '../views/partition-view.js';
+import { otaReadiness } from '../../format/ota-layout.js';
+import { registerLayoutCommands } from './image-layout.js';
 
 export function registerImageCommands(program: Command): void {
-  const image = program.command('image').description('inspect firmware files: app images, combined images, flash dumps');
+  const image = program.command('image').description('inspect and re-lay-out firmware files: app images, combined images, flash dumps');
 
   image
     .command('info')
@@ -41,6 +43,8 @@ export function registerImageCommands(program: Command): void {
           `SHA-256 ${toHex(nativeSha256(app.bytes))}`,
       );
     });
+
+  registerLayoutCommands(image);
 }
 
 export function firmwareInfo(path: string, bytes: Uint8Array) {
@@ -66,6 +70,9 @@ export function firmwareInfo(path: string, bytes: Uint8Array) {
   json['flashBase'] = file.flashBase;
   json['partitionTable'] = { flashOffset: file.tableFileOffset + file.flashBase, ...partitionTableJson(file.table) };
   lines.push('', `Partition table (flash ${hex(file.tableFileOffset + file.flashBase)}${file.table.hasMd5 ? ', MD5 checked' : ''}):`, partitionTableText(file.table));
+  const readiness = otaReadiness(file.table);
+  json['ota'] = readiness;
+  lines.push('', readiness.ready ? `OTA:   ready: ${readiness.reason}` : `OTA:   not OTA-capable: ${readiness.reason} (esp32-ota image make-ota makes it so)`);
 
   const layout = appLayoutOf(file.table);
   if (file.otadata) {
