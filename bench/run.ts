@@ -7,6 +7,7 @@ import { benchStrictTransfer } from './strict-transfer.bench.js';
 import { benchLittleFs } from './littlefs.bench.js';
 import { benchNetwork } from './network.bench.js';
 import { benchServe } from './serve.bench.js';
+import { benchFilesystem } from './filesystem.bench.js';
 
 try {
   await access(FIRMWARE);
@@ -23,3 +24,4 @@ for (const line of await benchStrictTransfer()) console.log(line);
 for (const line of await benchLittleFs()) console.log(line);
 for (const line of await benchNetwork()) console.log(line);
 for (const line of await benchServe()) console.log(line);
+for (const line of await benchFilesystem()) console.log(line);

@@ -1,6 +1,7 @@
 /** Errors the CLI reports as one line, with no stack trace. */
 import { FormatError } from '../format/errors.js';
 import { FlashFileError } from '../node/flash-file.js';
+import { FileStoreError } from '../fs/file-store.js';
 import { OtaError } from '../ota/engine.js';
 import { TransferError } from '../ota/errors.js';
 import { DeviceError, ReplProtocolError, ReplTimeoutError } from '../repl/index.js';
@@ -28,7 +29,9 @@ export function isExpectedError(error: unknown): error is Error {
     error instanceof UserError ||
     error instanceof FormatError ||
     error instanceof FlashFileError ||
+    error instanceof FileStoreError ||
     error instanceof OtaError ||
+    error instanceof TransferError ||
     error instanceof DeviceError ||
     error instanceof ReplTimeoutError ||
     error instanceof ReplProtocolError ||

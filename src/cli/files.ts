@@ -1,5 +1,6 @@
 /** Reading and writing the user's files, with errors that say what to do. */
-import { readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, realpath, writeFile } from 'node:fs/promises';
+import { writeFileAtomically } from '../node/flash-file.js';
 import { resolve } from 'node:path';
 import { FormatError } from '../format/errors.js';
 import { UserError } from './errors.js';
@@ -39,12 +40,9 @@ function asUserError(error: unknown, path: string, verb: 'read' | 'write'): unkn
 
 /** Writes `data` through a temporary file and a rename, so `path` is either untouched or complete. */
 export async function writeOutputFileWhole(path: string, data: Uint8Array): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(temporary, data);
-    await rename(temporary, path);
+    await writeFileAtomically(path, data);
   } catch (error) {
-    await rm(temporary, { force: true });
     throw asUserError(error, path, 'write');
   }
 }

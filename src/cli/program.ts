@@ -14,6 +14,7 @@ import { registerManifestCommands } from './commands/manifest.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerInstallPackageCommand } from './commands/install-package.js';
 import { registerWebCommand } from './commands/web.js';
+import { registerFsCommand } from './commands/fs.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerInstallPackageCommand(program);
   registerWebCommand(program);
+  registerFsCommand(program);
   return program;
 }
 

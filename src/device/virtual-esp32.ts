@@ -15,7 +15,8 @@ import { TransportClosedError, type Transport } from '../transport/transport.js'
 import { ConsoleWireClock, consoleStdin, consoleWire, type StrictBoardOptions } from './board-console.js';
 import { wallClockMs } from './micropython/timed-wire.js';
 import type { BoardInit } from './board/esp32-hardware.js';
-import { boardFilesystem, type FilesystemStore } from './board/filesystem-image.js';
+import { LittleFs, LittleFsError } from '../format/littlefs/index.js';
+import { convertSnapshotFilesystem, filesystemPartition, mountFlashFilesystem } from './board/flash-filesystem.js';
 import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
 import type { SpawnInterpreterThread } from './micropython/interpreter-thread.js';
 import { MicroPythonWorker } from './micropython/micropython-worker.js';
@@ -217,24 +218,28 @@ export class VirtualEsp32 {
   }
 
   /**
-   * A file on the board's `/`, as the vfs partition holds it. The board saves
-   * its files after every command, so this is what the last command left.
+   * A file on the board's `/`, as the littlefs in the vfs partition holds it:
+   * what programs have written and closed (or flushed), as on a board.
    */
   readFile(path: string): Uint8Array | undefined {
-    const entry = this.filesystem()?.load().get(normalisePath(path));
-    return entry instanceof Uint8Array ? entry : undefined;
+    try {
+      return this.filesystem()?.readFile(normalisePath(path));
+    } catch (error) {
+      if (error instanceof LittleFsError) return undefined;
+      throw error;
+    }
   }
 
-  /** Writes a file into the vfs partition; the interpreter sees it from its next command on. */
+  /** Writes a file (and its directories) into the vfs partition; the interpreter sees it from its next command on. */
   writeFile(path: string, data: Uint8Array): void {
-    const store = this.filesystem();
-    if (!store) throw new Error('the partition table has no vfs partition: the board has no filesystem');
-    const tree = store.load();
-    const name = normalisePath(path);
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) tree.set(parts.slice(0, i).join('/'), 'directory');
-    tree.set(name, data.slice());
-    store.save(tree);
+    const fs = this.filesystem();
+    if (!fs) throw new Error('the board has no littlefs filesystem in a vfs partition');
+    const parts = normalisePath(path).split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const directory = '/' + parts.slice(0, i).join('/');
+      if (!exists(fs, directory)) fs.mkdir(directory);
+    }
+    fs.writeFile('/' + parts.join('/'), data.slice(), { mtimeNs: BigInt(Date.now()) * 1_000_000n });
     this.executor.markFilesChanged();
   }
 
@@ -277,6 +282,8 @@ export class VirtualEsp32 {
     }
     this.emit(encoder.encode(booted.log));
     this.lastBoot = booted;
+    const vfs = filesystemPartition(booted.table);
+    if (vfs) convertSnapshotFilesystem(this.flash, vfs);
     this.currentIdentity = identityOf(booted, this.flash);
     const init: BoardInit = {
       flash: this.flash.shared,
@@ -287,7 +294,6 @@ export class VirtualEsp32 {
       resetCause: RESET_CAUSE[reason],
       uniqueIdHex: toHex(sha256(encoder.encode(`esp32-ota virtual board ${this.flash.size}`)).subarray(0, 6)),
       pythonModules: this.options.pythonModules,
-      filesystemRoot: FILESYSTEM_ROOT,
       network: this.options.network !== undefined,
       ...(this.options.strict && { strict: true, flashTimeScale: this.options.strict.flashTimeScale ?? 1 }),
     };
@@ -339,12 +345,20 @@ export class VirtualEsp32 {
   }
 
   private readStartupScript(name: StartupScriptName): string | undefined {
-    const entry = this.filesystem()?.load().get(name);
-    return entry instanceof Uint8Array ? new TextDecoder().decode(entry) : undefined;
+    const data = this.readFile(name);
+    return data ? new TextDecoder().decode(data) : undefined;
   }
 
-  private filesystem(): FilesystemStore | undefined {
-    return this.lastBoot ? boardFilesystem(this.flash, this.lastBoot.table) : undefined;
+  /** The board's littlefs, mounted on the main thread (the worker is idle), or undefined when there is none. */
+  private filesystem(): LittleFs | undefined {
+    const partition = this.lastBoot ? filesystemPartition(this.lastBoot.table) : undefined;
+    if (!partition) return undefined;
+    try {
+      return mountFlashFilesystem(this.flash, partition);
+    } catch (error) {
+      if (error instanceof LittleFsError) return undefined;
+      throw error;
+    }
   }
 
   private emit(bytes: Uint8Array): void {
@@ -359,6 +373,16 @@ function identityOf(booted: BootedApp, flash: NorFlash): DeviceIdentity {
   if (found) return { version: found.version, machine: found.machine ?? 'ESP32 module with ESP32', buildDate: found.buildDate };
   const version = booted.image.description?.version || 'v0.0.0';
   return { version: /^v?\d+\.\d+\.\d+/.test(version) ? version : 'v0.0.0', machine: 'ESP32 module with ESP32' };
+}
+
+function exists(fs: LittleFs, path: string): boolean {
+  try {
+    fs.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof LittleFsError) return false;
+    throw error;
+  }
 }
 
 function normalisePath(path: string): string {

@@ -1,15 +1,14 @@
 /**
- * The REPL machine's CodeExecutor on top of the MicroPython worker. After
- * every command the board's files are saved to the vfs partition (nothing is
- * written when they did not change), so a reset, a power cut or the host
- * reading the flash sees what the program wrote, as with littlefs on a board.
+ * The REPL machine's CodeExecutor on top of the MicroPython worker. The
+ * board's files live in littlefs on the flash, written as programs write
+ * them; when the host changed them between commands, the worker mounts the
+ * filesystem again before the next one.
  */
 import type { CodeExecutor, ExecutionMode, ExecutionResult } from './repl/code-executor.js';
 import type { MicroPythonWorker } from './micropython/micropython-worker.js';
 import { BOARD_SOURCE_NAME } from './board/esp32-hardware.js';
 
 /** Run in the board's own interpreter; `__import__` keeps the user's globals clean. */
-const SYNC_FILES = "__import__('_esp32_hw').fs_sync()";
 const RELOAD_FILES = "__import__('_esp32_hw').fs_reload()";
 const ignoreOutput = () => undefined;
 
@@ -29,14 +28,7 @@ export class WorkerExecutor implements CodeExecutor {
       await this.reloadFiles();
     }
     // Paste mode compiles a whole file as REPL input; the worker has no such mode, so it runs as a file.
-    const result = withoutBoardFrames(await this.worker().execute(code, mode === 'paste' ? 'exec' : mode, onOutput));
-    if (!result.reset) await this.syncFiles();
-    else if (result.reset === 'soft') {
-      // sys.exit() also ends in a soft reset, with an interpreter that can still save the files.
-      // After machine.soft_reset() it cannot, but that call saved them before resetting.
-      await this.syncFiles().catch(() => undefined);
-    }
-    return result;
+    return withoutBoardFrames(await this.worker().execute(code, mode === 'paste' ? 'exec' : mode, onOutput));
   }
 
   feedInput(bytes: Uint8Array): void {
@@ -50,12 +42,6 @@ export class WorkerExecutor implements CodeExecutor {
   async softReset(): Promise<void> {
     this.filesChanged = false; // a fresh interpreter loads the files from flash anyway
     await this.worker().restart();
-  }
-
-  /** Saves the board's files to flash now (the worker must be idle). */
-  async syncFiles(): Promise<void> {
-    const result = await this.worker().execute(SYNC_FILES, 'exec', ignoreOutput);
-    if (result.exception) throw new Error(`saving the board's files failed: ${result.exception}`);
   }
 
   /** Makes the running interpreter see files the host changed in the vfs partition. */

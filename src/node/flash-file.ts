@@ -86,13 +86,22 @@ export function flashImageProblem(bytes: Uint8Array): string | undefined {
 
 /** Writes the whole chip to `path` (through a temporary file, so a crash never leaves half a file). */
 export async function saveFlashFile(path: string, flash: NorFlash): Promise<void> {
+  try {
+    await writeFileAtomically(path, flash.bytes);
+  } catch (error) {
+    throw new FlashFileError(`cannot save the virtual board's flash to ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Replaces `path` with `bytes` through a temporary file, so a crash never leaves half a file. */
+export async function writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(temporary, flash.bytes);
+    await writeFile(temporary, bytes);
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
-    throw new FlashFileError(`cannot save the virtual board's flash to ${path}: ${(error as Error).message}`);
+    throw error;
   }
 }
 

@@ -6,7 +6,7 @@
 import { loadShippedText } from './shipped-text.js';
 
 export interface AgentConfig {
-  /** Partition label, or 'next' for `Partition(RUNNING).get_next_update()`. */
+  /** Partition label, 'next' for `Partition(RUNNING).get_next_update()`, or an absolute path: a file on the board's filesystem. */
   readonly target: string;
   readonly length: number;
   /** Bytes the host may have in flight; 0 lets the agent say what its stdin can hold. */
@@ -21,9 +21,27 @@ export interface AgentConfig {
   readonly text?: boolean;
 }
 
-/** agent.py as shipped (read once). Node reads it from disk; a browser fetches it next to this module. */
+/** agent.py as shipped. */
 export function loadAgentSource(): Promise<string> {
   return loadShippedText(new URL('./agent.py', import.meta.url));
+}
+
+/**
+ * A board program's lines without comment lines and blank lines, each 4-space
+ * indent level as one space: fewer bytes through the raw REPL. (The source
+ * keeps to what makes this safe: 4-space indents, no multi-line strings.)
+ */
+export function compactPython(source: string, name: string): string[] {
+  const lines: string[] = [];
+  for (const raw of source.split(/\r?\n/)) {
+    const line = raw.trimEnd();
+    const body = line.trimStart();
+    if (body === '' || body.startsWith('#')) continue;
+    const indent = line.length - body.length;
+    if (indent % 4 !== 0) throw new Error(`${name}: indentation of ${indent} spaces is not a multiple of 4: ${JSON.stringify(line)}`);
+    lines.push(' '.repeat(indent / 4) + body);
+  }
+  return lines;
 }
 
 /**
@@ -32,17 +50,13 @@ export function loadAgentSource(): Promise<string> {
  * (agent.py keeps to what makes this safe: 4-space indents, no multi-line strings.)
  */
 export function agentProgram(source: string, config: AgentConfig): string {
-  const lines: string[] = [];
-  for (const raw of source.split(/\r?\n/)) {
-    const line = raw.trimEnd();
-    const body = line.trimStart();
-    if (body === '' || body.startsWith('#')) continue;
-    const indent = line.length - body.length;
-    if (indent % 4 !== 0) throw new Error(`agent.py: indentation of ${indent} spaces is not a multiple of 4: ${JSON.stringify(line)}`);
-    lines.push(' '.repeat(indent / 4) + body);
+  const lines = compactPython(source, 'agent.py');
+  const target = config.target;
+  if (target.startsWith('/')) {
+    if ([...target].some((char) => char < ' ' || char === '\x7f')) throw new RangeError(`file path ${JSON.stringify(target)} has control characters`);
+  } else if (target.replace(/[^A-Za-z0-9_.-]/g, '') !== target || target === '') {
+    throw new RangeError(`partition name ${JSON.stringify(target)} is not a plain label`);
   }
-  const target = config.target.replace(/[^A-Za-z0-9_.-]/g, '');
-  if (target !== config.target || target === '') throw new RangeError(`partition name ${JSON.stringify(config.target)} is not a plain label`);
   for (const [name, value] of [
     ['length', config.length],
     ['window', config.window],

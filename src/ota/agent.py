@@ -1,5 +1,6 @@
 # esp32-ota transfer agent: receives an app image as binary frames on stdin
-# and writes it into an OTA partition, 4 KiB block by block.
+# and writes it into an OTA partition, 4 KiB block by block; or (target an
+# absolute path, for esp32-ota fs put) a file on the board's filesystem.
 # The host uploads this file through the raw REPL and appends one call:
 #   _main(target, length, window, idle_ms, resume, group, text)
 # group: 4 KiB blocks written at once (16: one 64 KiB block erase).
@@ -13,6 +14,7 @@ import micropython
 import binascii
 import hashlib
 import struct
+import os
 import esp32
 
 try:
@@ -368,7 +370,52 @@ class _Writer:
         return got
 
 
-def _partition(target):
+class _FileTarget:
+    # A file as the target, with the block interface of a partition. It is
+    # written under a temporary name and renamed over the file at the end, so
+    # a failed or cut transfer leaves the old file (or none) in place.
+    def __init__(self, path, length):
+        self.path = path
+        self.temp = path + ".esp32-ota"
+        self.length = length
+        self.file = None
+        self.reading = False
+
+    def info(self):
+        # Room for the file: the free blocks (littlefs needs a few more for metadata).
+        st = os.statvfs(self.path[: self.path.rfind("/")] or "/")
+        return (-1, -1, 0, st[0] * st[4], "file")
+
+    def writeblocks(self, index, buf):
+        # Blocks come in order, one or a group at a time; the last is cut to the file's length.
+        if self.file is None:
+            self.file = open(self.temp, "wb")
+        self.file.write(memoryview(buf)[0 : min(len(buf), self.length - index * _BLOCK)])
+
+    def readblocks(self, index, buf):
+        if not self.reading:
+            self.file.close()
+            self.file = open(self.temp, "rb")
+            self.reading = True
+        self.file.seek(index * _BLOCK)
+        self.file.readinto(memoryview(buf)[0 : min(_BLOCK, self.length - index * _BLOCK)])
+
+    def finish(self, ok):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        if ok:
+            os.rename(self.temp, self.path)
+        else:
+            try:
+                os.remove(self.temp)
+            except OSError:
+                pass
+
+
+def _partition(target, length):
+    if target.startswith("/"):
+        return _FileTarget(target, length)
     running = esp32.Partition(esp32.Partition.RUNNING)
     if target == "next":
         part = running.get_next_update()
@@ -393,9 +440,24 @@ def _report_crcs(part, count, block):
 
 
 def _run(target, length, window, idle_ms, resume, group, text):
-    part = _partition(target)
+    part = _partition(target, length)
+    if isinstance(part, _FileTarget):
+        done = False
+        try:
+            sha = _receive(part, length, window, idle_ms, resume, group, text)
+            done = True
+        finally:
+            part.finish(done)
+    else:
+        sha = _receive(part, length, window, idle_ms, resume, group, text)
+    print("@E", sha, length)
+
+
+def _receive(part, length, window, idle_ms, resume, group, text):
     info = part.info()
     if length > info[3]:
+        if info[4] == "file":
+            raise _Fail("nospace", "the file has %d bytes, the filesystem has %d free" % (length, info[3]))
         raise _Fail("toosmall", "the image has %d bytes, partition %s only %d" % (length, info[4], info[3]))
     if window <= 0:
         window = _stdin_capacity()
@@ -419,9 +481,7 @@ def _run(target, length, window, idle_ms, resume, group, text):
             elif kind == _DATA:
                 writer.data(payload)
             elif kind == _END:
-                sha = writer.end(payload)
-                print("@E", sha, length)
-                return
+                return writer.end(payload)
             else:
                 raise _Fail("protocol", "unknown frame type %d" % kind)
             # A data frame's block is decoded; it is in flash once its group is written.

@@ -7,6 +7,8 @@ export type TransferErrorCode =
   /** The board ran out of heap (MemoryError in the agent). */
   | 'out-of-memory'
   | 'partition-too-small'
+  /** The board's filesystem has too little room for the file (a file target). */
+  | 'no-space'
   | 'no-partition'
   /** The target is the partition the board runs from. */
   | 'running-partition'
@@ -53,6 +55,7 @@ export const AGENT_FAILURES: Record<string, TransferErrorCode> = {
   length: 'sha-mismatch',
   nomem: 'out-of-memory',
   toosmall: 'partition-too-small',
+  nospace: 'no-space',
   nopartition: 'no-partition',
   running: 'running-partition',
   nodeflate: 'no-deflate',

@@ -47,7 +47,11 @@ export interface TransferProgress {
 }
 
 export interface TransferOptions {
-  /** Partition label, or 'next' (default): the OTA slot after the running one. */
+  /**
+   * Partition label, or 'next' (default): the OTA slot after the running one.
+   * An absolute path writes a file on the board's filesystem instead (under a
+   * temporary name, renamed over the file once it reads back right).
+   */
   readonly partition?: string;
   /** 'auto' (default): deflate when the firmware has the `deflate` module (MicroPython ≥ 1.21). */
   readonly compress?: 'auto' | 'on' | 'off';

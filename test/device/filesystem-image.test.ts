@@ -1,81 +1,62 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
-import { FilesystemStore, decodeFileTree, encodeFileTree, type PartitionAccess } from '../../src/device/board/filesystem-image.js';
-import { NorFlash, PowerCutError, createSharedFlash } from '../../src/device/nor-flash.js';
+import { convertSnapshotFilesystem, filesystemPartition } from '../../src/device/board/flash-filesystem.js';
+import { crc32 } from '../../src/format/crc32.js';
+import { readLittleFsTree } from '../../src/format/littlefs/index.js';
+import { defaultPartitionTable } from '../../src/device/virtual-firmware.js';
+import { NorFlash, createSharedFlash } from '../../src/device/nor-flash.js';
 
-const PARTITION_OFFSET = 0x10000;
-const PARTITION_SIZE = 0x20000;
+const encoder = new TextEncoder();
 
-function partitionOn(flash: NorFlash): PartitionAccess {
-  return {
-    size: PARTITION_SIZE,
-    read: (offset, length) => flash.read(PARTITION_OFFSET + offset, length),
-    erase: (offset, length) => flash.erase(PARTITION_OFFSET + offset, length),
-    program: (offset, data) => flash.program(PARTITION_OFFSET + offset, data),
-  };
+/** A vfs partition as virtual boards before littlefs wrote it: a snapshot in slot 0 (and an older one in slot 1). */
+function oldSnapshot(entries: [string, string | 'directory'][], sequence: number): Uint8Array {
+  const parts: number[] = [];
+  for (const [path, value] of entries) {
+    const name = encoder.encode(path);
+    parts.push(value === 'directory' ? 1 : 2, name.length & 0xff, name.length >> 8, ...name);
+    if (value !== 'directory') {
+      const data = encoder.encode(value);
+      parts.push(data.length & 0xff, (data.length >> 8) & 0xff, 0, 0, ...data);
+    }
+  }
+  const payload = Uint8Array.from(parts);
+  const header = new Uint8Array(32);
+  header.set(encoder.encode('MPYSIMFS'));
+  const view = new DataView(header.buffer);
+  view.setUint32(8, 1, true);
+  view.setUint32(12, sequence, true);
+  view.setUint32(16, payload.length, true);
+  view.setUint32(20, crc32(payload), true);
+  const slot = new Uint8Array(32 + payload.length);
+  slot.set(header);
+  slot.set(payload, 32);
+  return slot;
 }
 
-const tree = (entries: Record<string, string | 'directory'>) =>
-  new Map(Object.entries(entries).map(([path, value]) => [path, value === 'directory' ? ('directory' as const) : new TextEncoder().encode(value)]));
+describe('flash files of earlier virtual boards (files as snapshots)', () => {
+  const vfs = filesystemPartition(defaultPartitionTable())!;
 
-describe('virtual board filesystem snapshots', () => {
-  it('round-trips any file tree through the codec', () => {
-    const pathArbitrary = fc.stringMatching(/^[a-z0-9_./-]{1,40}$/);
-    fc.assert(
-      fc.property(fc.dictionary(pathArbitrary, fc.oneof(fc.constant('directory' as const), fc.uint8Array({ maxLength: 300 }))), (record) => {
-        const original = new Map(Object.entries(record));
-        assert.deepEqual(decodeFileTree(encodeFileTree(original)), original);
-      }),
+  it('are converted to littlefs with every file kept (the newest snapshot)', () => {
+    const flash = new NorFlash(createSharedFlash(0x400000));
+    const slotSize = Math.floor(vfs.size / 2 / 0x1000) * 0x1000;
+    flash.bytes.set(oldSnapshot([['boot.py', 'old'], ], 1), vfs.offset + slotSize);
+    flash.bytes.set(oldSnapshot([['boot.py', '# boot\n'], ['lib', 'directory'], ['lib/util.py', 'x = 1\n']], 2), vfs.offset);
+    assert.equal(convertSnapshotFilesystem(flash, vfs), 3);
+    const tree = readLittleFsTree(flash.read(vfs.offset, vfs.size));
+    assert.deepEqual(
+      tree.map((e) => [e.path, e.type, e.data ? new TextDecoder().decode(e.data) : undefined]),
+      [
+        ['/boot.py', 'file', '# boot\n'],
+        ['/lib', 'dir', undefined],
+        ['/lib/util.py', 'file', 'x = 1\n'],
+      ],
     );
+    assert.equal(convertSnapshotFilesystem(flash, vfs), 0, 'a littlefs partition is left alone');
   });
 
-  it('a fresh (erased) partition reads as an empty filesystem, and saving nothing writes nothing', () => {
-    const flash = new NorFlash(createSharedFlash(0x40000));
-    const store = new FilesystemStore(partitionOn(flash));
-    assert.equal(store.load().size, 0);
-    assert.equal(store.save(new Map()), false);
-    assert.equal(flash.stats().operations, 0);
-  });
-
-  it('keeps the newest snapshot across stores (reboots), and skips saves that change nothing', () => {
-    const flash = new NorFlash(createSharedFlash(0x40000));
-    const first = new FilesystemStore(partitionOn(flash));
-    assert.equal(first.save(tree({ lib: 'directory', 'boot.py': '# boot\n' })), true);
-    assert.equal(first.save(tree({ lib: 'directory', 'boot.py': '# boot\n', 'main.py': 'print(1)\n' })), true);
-    const opsBefore = flash.stats().operations;
-    assert.equal(first.save(tree({ lib: 'directory', 'boot.py': '# boot\n', 'main.py': 'print(1)\n' })), false);
-    assert.equal(flash.stats().operations, opsBefore, 'an unchanged tree costs no flash writes');
-    const loaded = new FilesystemStore(partitionOn(flash)).load();
-    assert.deepEqual([...loaded.keys()].sort(), ['boot.py', 'lib', 'main.py']);
-    assert.equal(new TextDecoder().decode(loaded.get('main.py') as Uint8Array), 'print(1)\n');
-  });
-
-  it('a power cut at any flash operation of a save leaves the old or the new snapshot, never garbage', () => {
-    const before = tree({ 'main.py': 'old\n'.repeat(2000) });
-    const after = tree({ 'main.py': 'new\n'.repeat(3000), 'data.bin': 'x'.repeat(5000) });
-    const probe = new NorFlash(createSharedFlash(0x40000));
-    new FilesystemStore(partitionOn(probe)).save(before);
-    const start = probe.stats().operations;
-    new FilesystemStore(partitionOn(probe)).save(after);
-    const operations = probe.stats().operations - start;
-    assert.ok(operations > 10);
-    for (let cut = 0; cut < operations; cut++) {
-      const flash = new NorFlash(createSharedFlash(0x40000));
-      new FilesystemStore(partitionOn(flash)).save(before);
-      flash.cutPowerAfter(cut);
-      assert.throws(() => new FilesystemStore(partitionOn(flash)).save(after), PowerCutError);
-      flash.restorePower();
-      const loaded = new FilesystemStore(partitionOn(flash)).load();
-      assert.ok(
-        [before, after].some((expected) => JSON.stringify([...loaded]) === JSON.stringify([...expected])),
-        `cut after ${cut} operations left neither snapshot`,
-      );
-    }
-  });
-
-  it('says clearly when the files do not fit', () => {
-    const store = new FilesystemStore(partitionOn(new NorFlash(createSharedFlash(0x40000))));
-    assert.throws(() => store.save(new Map([['big.bin', new Uint8Array(store.capacity)]])), /the files need \d+ bytes; the vfs partition holds \d+/);
+  it('leave an erased partition alone', () => {
+    const flash = new NorFlash(createSharedFlash(0x400000));
+    assert.equal(convertSnapshotFilesystem(flash, vfs), 0);
+    assert.ok(flash.bytes.subarray(vfs.offset, vfs.offset + vfs.size).every((b) => b === 0xff));
   });
 });

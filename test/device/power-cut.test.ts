@@ -17,6 +17,7 @@ import { findPartition } from '../../src/format/partition-table.js';
 import { freshFlash, virtualBoard } from '../../src/node/virtual-board.js';
 import { nativeSha256 } from '../../src/node/native-hash.js';
 import { ReplClient } from '../../src/repl/index.js';
+import { poweredOff } from '../helpers/virtual-board.js';
 
 const ESP32 = chipByName('esp32')!;
 const TABLE = defaultPartitionTable();
@@ -108,11 +109,7 @@ describe('power cut during an update run by MicroPython on the virtual board', (
       await client.enterRawRepl();
       board.flash.cutPowerAfter(cut);
       await client.startProgram(script);
-      const deadline = Date.now() + 10_000;
-      while (board.state !== 'off') {
-        assert.ok(Date.now() < deadline, `the board did not lose power (state ${board.state})`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await poweredOff(board, 10_000);
       await board.powerOn();
       await board.idle();
       assert.equal(board.state, 'running');

@@ -96,7 +96,7 @@ describe('esp32-ota sim', () => {
     const first = await run(async (port) => {
       const client = new ReplClient(await openTcpTransport('127.0.0.1', port));
       await client.enterRawRepl();
-      await client.exec("open('state.txt', 'w').write('kept')");
+      await client.exec("with open('state.txt', 'w') as f: f.write('kept')");
     });
     assert.match(first, /I \(\d+\) boot: Loaded app from partition at offset 0x10000/);
     assert.ok(existsSync(flashFile));

@@ -94,7 +94,7 @@ describe('virtual ESP32: a board like a real one', () => {
     const target = await board();
     await target.client.exec("f = open('main.py', 'w')\nf.write('state = 42\\n')\nf.close()");
     await runUntilReset(target, 'import machine\nmachine.reset()');
-    assert.deepEqual(await target.client.evalJson<string[]>('__import__("os").listdir("/")'), ['main.py']);
+    assert.deepEqual(await target.client.evalJson<string[]>('__import__("os").listdir("/")'), ['boot.py', 'main.py'], "main.py next to inisetup.py's boot.py");
     await target.board.stop();
     const again = await board({ flash: target.board.flash.shared });
     assert.equal(text(again.board.readFile('main.py')!), 'state = 42\n');
@@ -110,7 +110,7 @@ describe('virtual ESP32: a board like a real one', () => {
     assert.ok(exists instanceof DeviceError);
     assert.equal(exists.message, 'OSError: [Errno 17] EEXIST');
     assert.equal(await client.evalJson<number>("__import__('os').stat('lib')[0]"), 0x4000);
-    await client.exec("open('lib/x.py', 'w').write('12345')");
+    await client.exec("with open('lib/x.py', 'w') as f: f.write('12345')");
     assert.deepEqual(await client.evalJson<unknown[]>("list(__import__('os').ilistdir('lib'))"), [['x.py', 0x8000, 0, 5]]);
     const missing = await client.exec("os.ilistdir('nowhere')").catch((caught: unknown) => caught);
     assert.ok(missing instanceof DeviceError);

@@ -15,3 +15,12 @@ export async function bootedBoard(
   await board.idle();
   return board;
 }
+
+/** Waits until a power cut has switched the board off (fails after `timeoutMs`). */
+export async function poweredOff(board: VirtualEsp32, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (board.state !== 'off') {
+    if (Date.now() > deadline) throw new Error(`the board did not lose power (state ${board.state})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -5,23 +5,21 @@
  * Loaded only when a visitor picks the virtual board, with the .wasm.
  */
 import interpreterPackage from '@micropython/micropython-webassembly-pyscript/package.json';
-import esp32Source from '../../src/device/board/python/esp32.py?raw';
-import flashbdevSource from '../../src/device/board/python/flashbdev.py?raw';
-import machineSource from '../../src/device/board/python/machine.py?raw';
-import osSource from '../../src/device/board/python/os.py?raw';
+import { listBoardPythonModules } from '../../src/device/board/python-modules.js';
 import type { InterpreterThread, SpawnInterpreterThread } from '../../src/device/micropython/interpreter-thread.js';
 import type { FromWorker } from '../../src/device/micropython/protocol.js';
 import { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
 import { buildFreshFlash, buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
 import type { BoardLink } from '../../src/ota/engine.js';
 
-/** In the order the Node side installs them (src/node/board-python.ts). */
-const PYTHON_MODULES = [
-  { name: 'os', source: osSource },
-  { name: 'esp32', source: esp32Source },
-  { name: 'machine', source: machineSource },
-  { name: 'flashbdev', source: flashbdevSource },
-];
+const PYTHON_SOURCES = import.meta.glob<string>('../../src/device/board/python/*.py', { query: '?raw', import: 'default', eager: true });
+
+/** The same modules as the Node side (src/node/board-python.ts); the page's board has no network, so those are not installed. */
+const PYTHON_MODULES = listBoardPythonModules((name) => {
+  const source = PYTHON_SOURCES[`../../src/device/board/python/${name}.py`];
+  if (source === undefined) throw new Error(`the page was built without the board module ${name}.py`);
+  return source;
+});
 
 const spawnWebWorker: SpawnInterpreterThread = (boot, events): InterpreterThread => {
   const worker = new Worker(new URL('./interpreter-worker.ts', import.meta.url), { type: 'module', name: 'virtual ESP32 interpreter' });

@@ -7,11 +7,13 @@
 import type { MicroPython } from '@micropython/micropython-webassembly-pyscript';
 import type { InterpreterRuntime, RegisterDeviceModules } from '../micropython/device-modules.js';
 import { FlashBusyClock, NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
-import type { PartitionTable } from '../../format/partition-table.js';
+import type { Partition, PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
 import { networkModule } from './network-module.js';
 import { libraryModule } from './library-module.js';
-import { boardFilesystem, type FilesystemStore, type FileTree } from './filesystem-image.js';
+import { LittleFs, LittleFsError } from '../../format/littlefs/index.js';
+import { FilesystemCalls } from './filesystem-calls.js';
+import { filesystemPartition, isBlank, mountFlashFilesystem, partitionBlockDevice } from './flash-filesystem.js';
 
 export interface BoardPythonModule {
   readonly name: string;
@@ -35,8 +37,6 @@ export interface BoardInit {
   readonly uniqueIdHex: string;
   /** Python sources of the board's built-in modules, installed in this order. */
   readonly pythonModules: readonly BoardPythonModule[];
-  /** Directory of the interpreter's file system that Python sees as `/`. */
-  readonly filesystemRoot: string;
   /** The board has a network (the main thread answers `_esp32_net`'s host calls). */
   readonly network: boolean;
   /** Board-faithful mode: flash operations block the interpreter for their datasheet time times this factor. */
@@ -51,17 +51,70 @@ export const register: RegisterDeviceModules = (mp, init, runtime) => {
   const running = board.table.partitions.find((p) => p.offset === board.runningOffset);
   if (!running) throw new Error(`no partition at the running offset 0x${board.runningOffset.toString(16)}`);
   const api = new EspIdfApi({ flash, table: board.table, chipId: board.chipId, rollbackEnabled: board.rollbackEnabled, running });
-  const files = new BoardFiles(mp.FS as unknown as EmscriptenFs, board.filesystemRoot, boardFilesystem(flash, board.table));
-  files.load();
-  mp.registerJsModule('_esp32_hw', hardwareModule(api, board, runtime, files));
+  const heapBytes = (pointer: number, length: number) => runtime.heap().subarray(pointer, pointer + length);
+  const partition = filesystemPartition(board.table);
+  const root = partition ? mountRoot(flash, partition) : undefined;
+  const files = root && root !== 'corrupt' ? new FilesystemCalls(root.fs, heapBytes) : undefined;
+  const boardFiles = files && { calls: files, remount: () => files.remount(mountFlashFilesystem(flash, partition!)) };
+  mp.registerJsModule('_esp32_hw', hardwareModule(api, board, runtime, heapBytes, boardFiles));
   mp.registerJsModule('_esp32_lib', libraryModule(runtime, flash));
   if (board.network) mp.registerJsModule('_esp32_net', networkModule(runtime));
   installPythonModules(mp, board.pythonModules.filter((module) => board.network || !module.needsNetwork));
+  if (root === 'corrupt') mp.runPython(`print(${JSON.stringify(FS_CORRUPTED)})`);
+  else if (root) mp.runPython(mountPython(root.formatted));
 };
 
-function hardwareModule(api: EspIdfApi, board: BoardInit, runtime: InterpreterRuntime, files: BoardFiles) {
+/** What ports/esp32/modules/inisetup.py prints when the vfs partition holds something that does not mount (a board repeats it every 3 s). */
+const FS_CORRUPTED =
+  'The filesystem appears to be corrupted. If you had important data there, you\n' +
+  'may want to make a flash snapshot to try to recover it. Otherwise, perform\n' +
+  'factory reprogramming of MicroPython firmware (completely erase flash, followed\n' +
+  'by firmware programming).\n';
+
+/** The boot.py that inisetup.py writes on a freshly formatted filesystem. */
+const INITIAL_BOOT_PY =
+  '# This file is executed on every boot (including wake-boot from deepsleep)\n#import esp\n#esp.osdebug(None)\n#import webrepl\n#webrepl.start()\n';
+
+/**
+ * _boot.py of the ESP32 port: mount the vfs partition's littlefs; when that
+ * fails on an erased partition, inisetup.py formats it (and later writes boot.py).
+ */
+function mountRoot(flash: NorFlash, partition: Partition): { fs: LittleFs; formatted: boolean } | 'corrupt' {
+  try {
+    return { fs: mountFlashFilesystem(flash, partition), formatted: false };
+  } catch (error) {
+    if (!(error instanceof LittleFsError)) throw error;
+    if (!isBlank(flash, partition)) return 'corrupt';
+    LittleFs.format(partitionBlockDevice(flash, partition));
+    return { fs: mountFlashFilesystem(flash, partition), formatted: true };
+  }
+}
+
+/** Replaces the engine's VfsPosix at / with the littlefs of the flash; after a format, inisetup.py's message and boot.py. */
+function mountPython(formatted: boolean): string {
+  const lines = ['import vfs, os, _flashfs', "vfs.umount('/')", "vfs.mount(_flashfs.FlashFs(), '/')", "os.chdir('/')"];
+  if (formatted) {
+    lines.push('print("Performing initial setup")', `with open("boot.py", "w") as f:`, `    f.write(${JSON.stringify(INITIAL_BOOT_PY)})`);
+  }
+  lines.push('del vfs, os, _flashfs');
+  return lines.join('\n');
+}
+
+interface BoardFiles {
+  readonly calls: FilesystemCalls;
+  /** Mount again after the host changed the partition. */
+  remount(): void;
+}
+
+function hardwareModule(
+  api: EspIdfApi,
+  board: BoardInit,
+  runtime: InterpreterRuntime,
+  heapBytes: (pointer: number, length: number) => Uint8Array,
+  files: BoardFiles | undefined,
+) {
   /** A power cut stops the chip dead: end the program; the device sees the flash powered off. */
-  const guarded = <A extends unknown[]>(call: (...args: A) => number) => (...args: A): number => {
+  const guarded = <A extends unknown[], R>(call: (...args: A) => R) => (...args: A): R => {
     try {
       return call(...args);
     } catch (error) {
@@ -70,8 +123,9 @@ function hardwareModule(api: EspIdfApi, board: BoardInit, runtime: InterpreterRu
     }
   };
   const partitionAt = (address: number) => api.partitionAt(address);
-  const heapBytes = (pointer: number, length: number) => runtime.heap().subarray(pointer, pointer + length);
+  const filesystem = Object.fromEntries(Object.entries(files?.calls.calls() ?? {}).map(([name, call]) => [name, guarded(call as (...args: unknown[]) => unknown)]));
   return {
+    ...filesystem,
     partitions: () =>
       JSON.stringify(api.table.partitions.map((p) => [p.type, p.subtype, p.offset, p.size, p.label, p.encrypted])),
     read: guarded((address: number, offset: number, pointer: number, length: number) => {
@@ -97,17 +151,12 @@ function hardwareModule(api: EspIdfApi, board: BoardInit, runtime: InterpreterRu
       return partition ? api.setBootPartition(partition) : EspErr.INVALID_ARG;
     }),
     mark_app_valid_cancel_rollback: guarded(() => api.markAppValidCancelRollback()),
-    reset: (kind: string) => {
-      files.save();
-      return runtime.reset(kind === 'soft' ? 'soft' : 'hard');
-    },
-    /** Saves `/` to the vfs partition if it changed; 1 when it wrote. */
-    fs_sync: guarded(() => (files.save() ? 1 : 0)),
-    /** Reloads `/` from the vfs partition (after the host changed files there). */
-    fs_reload: () => {
-      files.load();
+    reset: (kind: string) => runtime.reset(kind === 'soft' ? 'soft' : 'hard'),
+    /** Mounts `/` again from the vfs partition (after the host changed files there). */
+    fs_reload: guarded(() => {
+      files?.remount();
       return 0;
-    },
+    }),
     reset_cause: () => board.resetCause,
     /** 1 in board-faithful mode: no more stdin than a board's ring (the transfer agent asks). */
     strict: () => (board.strict ? 1 : 0),
@@ -142,83 +191,4 @@ function installPythonModules(mp: MicroPython, modules: BoardInit['pythonModules
   }
   lines.push('del _namespace, _BuiltinModule, sys');
   mp.runPython(lines.join('\n'));
-}
-
-/** The part of Emscripten's FS API used here. */
-interface EmscriptenFs {
-  readdir(path: string): string[];
-  stat(path: string): { mode: number };
-  isDir(mode: number): boolean;
-  readFile(path: string): Uint8Array;
-  writeFile(path: string, data: Uint8Array): void;
-  mkdir(path: string): void;
-  rmdir(path: string): void;
-  unlink(path: string): void;
-  analyzePath(path: string): { exists: boolean };
-}
-
-/** The files Python sees at `/`, kept in the vfs partition between interpreter lives. */
-class BoardFiles {
-  constructor(
-    private readonly fs: EmscriptenFs,
-    private readonly root: string,
-    private readonly store: FilesystemStore | undefined,
-  ) {}
-
-  load(): void {
-    if (!this.store) return;
-    this.clear(this.root);
-    for (const [path, entry] of [...this.store.load()].sort(([a], [b]) => a.localeCompare(b))) {
-      const full = `${this.root}/${path}`;
-      if (entry === 'directory') this.makeDirectory(full);
-      else {
-        this.makeDirectory(full.slice(0, full.lastIndexOf('/')));
-        this.fs.writeFile(full, entry);
-      }
-    }
-  }
-
-  save(): boolean {
-    return this.store?.save(this.tree()) ?? false;
-  }
-
-  private tree(): FileTree {
-    const tree = new Map<string, Uint8Array | 'directory'>();
-    const walk = (directory: string, prefix: string) => {
-      for (const name of this.fs.readdir(directory)) {
-        if (name === '.' || name === '..') continue;
-        const full = `${directory}/${name}`;
-        const path = prefix + name;
-        if (this.fs.isDir(this.fs.stat(full).mode)) {
-          tree.set(path, 'directory');
-          walk(full, `${path}/`);
-        } else {
-          tree.set(path, this.fs.readFile(full));
-        }
-      }
-    };
-    walk(this.root, '');
-    return tree;
-  }
-
-  private clear(directory: string): void {
-    for (const name of this.fs.readdir(directory)) {
-      if (name === '.' || name === '..') continue;
-      const full = `${directory}/${name}`;
-      if (this.fs.isDir(this.fs.stat(full).mode)) {
-        this.clear(full);
-        this.fs.rmdir(full);
-      } else {
-        this.fs.unlink(full);
-      }
-    }
-  }
-
-  private makeDirectory(path: string): void {
-    let at = '';
-    for (const part of path.split('/').filter(Boolean)) {
-      at += `/${part}`;
-      if (!this.fs.analyzePath(at).exists) this.fs.mkdir(at);
-    }
-  }
 }

@@ -1,0 +1,27 @@
+/**
+ * The virtual board's built-in Python modules (src/device/board/python/): which
+ * ones, in what order, and under what other names. Browser-safe: the caller
+ * says how to read a module's source (Node reads the file next to the compiled
+ * code, the page bundles it).
+ */
+import type { BoardPythonModule } from './esp32-hardware.js';
+
+/** In installation order: a module may import those before it. */
+const MODULES = ['os', 'errno', 'io', 'hashlib', 'cryptolib', 'esp32', 'machine', 'flashbdev', '_flashfs', 'esp'] as const;
+const NETWORK_MODULES = ['socket', 'select', 'network', 'tls', 'ssl', 'requests', 'mip', 'ntptime'] as const;
+
+/** Names the ESP32 build also answers to: `u` + a C module's name, and the frozen urequests. */
+const ALIASES: Record<string, string> = Object.fromEntries([
+  ...['os', 'errno', 'io', 'hashlib', 'cryptolib', 'esp32', 'machine', 'esp', 'socket', 'select', 'network', 'tls'].map((name) => [name, `u${name}`]),
+  ['requests', 'urequests'],
+]);
+
+export function listBoardPythonModules(readSource: (name: string) => string): BoardPythonModule[] {
+  const load = (name: string, needsNetwork: boolean): BoardPythonModule => ({
+    name,
+    source: readSource(name),
+    ...(needsNetwork && { needsNetwork }),
+    ...(ALIASES[name] && { alias: ALIASES[name] }),
+  });
+  return [...MODULES.map((name) => load(name, false)), ...NETWORK_MODULES.map((name) => load(name, true))];
+}
