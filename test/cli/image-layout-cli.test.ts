@@ -10,7 +10,9 @@ import { decodeAppImageHeader, inspectAppImage } from '../../src/format/app-imag
 import { PARTITION_TABLE_MAX_LENGTH, PARTITION_TABLE_OFFSET, findPartition, parsePartitionTable } from '../../src/format/partition-table.js';
 import { buildLittleFsImage, readLittleFsTree, type LittleFsTreeEntry } from '../../src/format/littlefs/index.js';
 import { buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
+import { ReplClient } from '../../src/repl/index.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
+import { bootedBoard } from '../helpers/virtual-board.js';
 import { FACTORY_TABLE, REAL_FIRMWARE_PATH, realFirmware } from '../helpers/testdata.js';
 
 const fixtures = new URL('../../../test/fixtures/partitions/', import.meta.url);
@@ -185,6 +187,41 @@ describe('make-ota of a board dump with files in /', () => {
     const needed = Number(/at least (0x[0-9a-f]+) bytes/.exec(result.stderr)![1]);
     assert.doesNotThrow(() => buildLittleFsImage(needed, entries));
     assert.throws(() => buildLittleFsImage(needed - 0x1000, entries), /ENOSPC/);
+  });
+
+  it("a virtual board's own flash, files written by MicroPython: the same files in the new vfs, and the board boots it", async () => {
+    const board = await bootedBoard({ table: FACTORY_TABLE, firmware: buildGeneratedFirmware({ version: 'v1.23.0', buildDate: '2024-06-02' }) });
+    try {
+      const client = new ReplClient(board.connect());
+      await client.enterRawRepl();
+      await client.exec(`
+import os
+os.mkdir('lib')
+with open('lib/app.py', 'w') as f:
+    f.write('print("hello from app")\\n' * 50)
+with open('data.bin', 'wb') as f:
+    for i in range(40):
+        f.write(bytes((i + j) & 0xff for j in range(1000)))
+`);
+    } finally {
+      await board.stop();
+    }
+    const vfs = findPartition(FACTORY_TABLE, 'vfs')!;
+    const dump = board.flash.read(0, board.flash.size);
+    const written = readLittleFsTree(dump.subarray(vfs.offset, vfs.offset + vfs.size));
+    assert.deepEqual(written.map((entry) => entry.path).sort(), ['/boot.py', '/data.bin', '/lib', '/lib/app.py']);
+    const input = path('virtual-board-dump.bin');
+    writeFileSync(input, dump);
+    const out = path('virtual-board-ota.bin');
+    const result = runCli(['image', 'make-ota', input, '-o', out]);
+    assert.equal(result.code, 0, result.stderr);
+    const image = new Uint8Array(readFileSync(out));
+    const newVfs = findPartition(tableOf(image), 'vfs')!;
+    assert.ok(newVfs.size < vfs.size, 'the OTA layout leaves a smaller vfs');
+    assert.deepEqual(byPath(readLittleFsTree(image.subarray(newVfs.offset, newVfs.offset + newVfs.size))), byPath(written));
+    const booted = runCli(['status', '-d', `sim:${out}`, '--json']);
+    assert.equal(booted.code, 0, booted.stderr);
+    assert.equal(JSON.parse(booted.stdout).running, 'ota_0');
   });
 
   it('--erase-fs starts the vfs empty; data that is no littlefs is refused without it', (t) => {
