@@ -31,6 +31,11 @@ export interface OtaServer {
   close(): Promise<void>;
 }
 
+/**
+ * Read size for file bodies (send passes it on to fs.createReadStream; its
+ * default is 64 KiB): a firmware image goes out in a few large writes.
+ */
+const READ_CHUNK_BYTES = 1024 * 1024;
 const digest = (text: string) => createHash('sha256').update(text).digest();
 const sameSecret = (given: string, expected: Buffer) => timingSafeEqual(digest(given), expected);
 
@@ -43,6 +48,8 @@ function authorizer(auth: ServerAuth | undefined): (request: IncomingMessage) =>
 export async function startOtaServer(options: OtaServerOptions): Promise<OtaServer> {
   const allowed = authorizer(options.auth);
   const challenge = options.auth?.kind === 'basic' ? 'Basic realm="esp32-ota", charset="UTF-8"' : 'Bearer realm="esp32-ota"';
+  // highWaterMark is not in send's types, but send hands its options to fs.createReadStream.
+  const sendOptions: send.SendOptions & { highWaterMark: number } = { root: options.root, dotfiles: 'deny', index: false, maxAge: 0, highWaterMark: READ_CHUNK_BYTES };
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
     let bodyBytes = 0;
@@ -73,7 +80,7 @@ export async function startOtaServer(options: OtaServerOptions): Promise<OtaServ
       fail(405, { Allow: 'GET, HEAD' });
       return;
     }
-    send(request, path, { root: options.root, dotfiles: 'deny', index: false, maxAge: 0 })
+    send(request, path, sendOptions)
       .on('error', (error: { status?: number; statusCode?: number }) => fail(error.status ?? error.statusCode ?? 500))
       .on('directory', () => fail(404))
       .on('stream', (stream: NodeJS.ReadableStream) => stream.on('data', (chunk: Buffer) => (bodyBytes += chunk.length)))
