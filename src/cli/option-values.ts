@@ -38,3 +38,10 @@ export function positiveNumberOption(option: string): (text: string) => number {
     return value;
   };
 }
+
+/** `USER:PASSWORD` for HTTP basic auth (the password may hold colons). */
+export function parseCredentials(option: string, text: string): { user: string; password: string } {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new UserError(`${option} must be USER:PASSWORD`);
+  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}

@@ -147,7 +147,7 @@ describe('esp32-ota serve (the send library behind it)', () => {
       [['serve', join(folder, 'nowhere')], /nowhere: no such folder/],
       [['serve', folder, '--auth', 'a:b', '--token', 't'], /give --auth or --token, not both/],
       [['serve', folder, '--tls-cert', 'x.pem'], /HTTPS needs both --tls-cert and --tls-key/],
-      [['serve', folder, '--port', '70000'], /--port must be 0 to 65535/],
+      [['serve', folder, '--port', '70000'], /--port must be a whole number, from 0 to 65535; got '70000'/],
     ];
     for (const [args, message] of cases) {
       const result = runCli(args);

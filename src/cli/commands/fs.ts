@@ -14,6 +14,7 @@ import { destinationPath, importTree, removeTree, requireEntry, treeLines, type 
 import { describeLocation } from '../../fs/filesystem-location.js';
 import { addDeviceOptions } from '../device-options.js';
 import { UserError } from '../errors.js';
+import { parseByteSize } from '../byte-size.js';
 import { readInputFile, writeOutputFile, writeOutputFileWhole } from '../files.js';
 import { locate, withFileStore, type TargetOptions } from '../fs-target.js';
 import { printJson, printText } from '../output.js';
@@ -276,7 +277,7 @@ async function makeFilesystem(target: string, options: FsOptions): Promise<void>
   let where = target;
   if (!exists) {
     if (options.partition !== undefined) throw new UserError(`${target} does not exist: -p applies to an existing dump or combined image`);
-    length = parseSize(options.size ?? String(DEFAULT_IMAGE_SIZE));
+    length = options.size === undefined ? DEFAULT_IMAGE_SIZE : parseByteSize(options.size);
     bytes = new Uint8Array(length).fill(0xff);
   } else {
     const original = await readInputFile(target);
@@ -287,7 +288,7 @@ async function makeFilesystem(target: string, options: FsOptions): Promise<void>
       throw new UserError(`${where} holds a filesystem with ${files} entr${files === 1 ? 'y' : 'ies'}: add --force to replace it (they are lost), or esp32-ota fs export it first`);
     }
     if (location.kind === 'image') {
-      length = options.size !== undefined ? parseSize(options.size) : original.length;
+      length = options.size !== undefined ? parseByteSize(options.size) : original.length;
       bytes = length === original.length ? original : new Uint8Array(length).fill(0xff);
     } else {
       if (options.size !== undefined) throw new UserError(`--size applies to image files: the partition table sets the size of ${where}`);
@@ -317,12 +318,6 @@ function filesIn(region: Uint8Array): number {
     if (error instanceof LittleFsError) return 0;
     throw error;
   }
-}
-
-function parseSize(text: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new UserError(`--size must be a number of bytes (e.g. 0x70000 or 458752), got '${text}'`);
-  return value;
 }
 
 async function readLocalTree(folder: string): Promise<TreeItem[]> {

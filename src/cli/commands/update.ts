@@ -7,7 +7,7 @@ import { withThousands } from '../../format/units.js';
 import { formatDeviceAddress } from '../../transport/device-address.js';
 import { addDeviceOptions, deviceAddressOf, withBoard, type DeviceOptions } from '../device-options.js';
 import { InterruptedError, UserError } from '../errors.js';
-import { choiceOption, integerOption } from '../option-values.js';
+import { choiceOption, integerOption, parseCredentials } from '../option-values.js';
 import { inFile } from '../files.js';
 import { loadFirmwareSource } from '../firmware-source.js';
 import { printJson, printNote, printText } from '../output.js';
@@ -110,8 +110,7 @@ async function pullCommand(source: string, options: UpdateCommandOptions): Promi
   }
   if (options.sha !== undefined && !/^[0-9a-f]{64}$/i.test(options.sha)) throw new UserError(`the expected SHA-256 must be 64 hex digits, got '${options.sha}'`);
   if (options.auth && options.token) throw new UserError('give --auth or --token, not both');
-  const colon = options.auth?.indexOf(':') ?? -1;
-  if (options.auth && colon <= 0) throw new UserError('--auth must be USER:PASSWORD');
+  const auth = options.auth === undefined ? undefined : parseCredentials('--auth', options.auth);
   const progress = options.json ? undefined : progressReporter();
   const say = (message: string) => {
     progress?.stop();
@@ -127,7 +126,7 @@ async function pullCommand(source: string, options: UpdateCommandOptions): Promi
         ...(options.length ? { length: options.length } : {}),
         ...(options.force ? { force: true } : {}),
         ...(options.confirm ? { confirm: true } : {}),
-        ...(options.auth ? { auth: { user: options.auth.slice(0, colon), password: options.auth.slice(colon + 1) } } : {}),
+        ...(auth ? { auth } : {}),
         ...(options.token ? { token: options.token } : {}),
         onStep: say,
         ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
