@@ -56,7 +56,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
     try {
       await accepting(port, 10_000);
     } catch (error) {
-      throw new Error(`${(error as Error).message}: ${output}`);
+      throw new Error(`${(error as Error).message}: ${output}`, { cause: error });
     }
   };
   const stop = async () => {
