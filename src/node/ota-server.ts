@@ -100,7 +100,7 @@ function describeFile(path: string, stats: Stats, body?: Buffer): ServedFile {
 
 const sameFile = (file: ServedFile, stats: Stats) => file.mtimeMs === stats.mtimeMs && file.size === stats.size && file.ino === stats.ino;
 
-/** Small files in memory, least recently used dropped first, each checked against a fresh stat before use. */
+/** Small files in memory, the oldest read dropped first, each checked against a fresh stat before use. */
 class FileCache {
   private readonly files = new Map<string, ServedFile>();
   private readonly reading = new Map<string, Promise<ServedFile>>();
@@ -141,12 +141,6 @@ class FileCache {
     } finally {
       await handle.close();
     }
-  }
-
-  touch(file: ServedFile): void {
-    // Map order is insertion order: re-inserting makes it the most recently used.
-    this.files.delete(file.path);
-    this.files.set(file.path, file);
   }
 
   private drop(path: string, file: ServedFile): void {
@@ -250,7 +244,6 @@ export async function startOtaServer(options: OtaServerOptions): Promise<OtaServ
     } else respond(file);
 
     function respond(file: ServedFile): void {
-      if (file.body) cache.touch(file);
       const headers = request.headers;
       if (headers['if-match'] || headers['if-unmodified-since'] || headers['if-none-match'] || headers['if-modified-since']) {
         if (preconditionFailed(request, file)) return fail(412);
