@@ -9,10 +9,12 @@
  * Express), built from the same libraries it is built from: `range-parser`,
  * `fresh`, `etag`, `mime-types`. What differs is where the bytes come from:
  * files up to CACHE_FILE_BYTES are kept in memory, keyed by their path and
- * checked against a stat (mtime, size, inode) on every request, so a file
- * that changes is read again and a manifest costs one stat instead of send's
- * stat + open + read + close through the thread pool and a stream.
- * Larger files are streamed from disk in 1 MiB reads.
+ * checked against a stat (mtime, size, inode) when they were last checked
+ * more than REVALIDATE_MS ago, so a file that changes is read again within a
+ * second, and a manifest costs a map lookup instead of send's stat + open +
+ * read + close through the thread pool and a stream. A kept file is served
+ * whole from one read: its bytes and ETag always belong together. Larger
+ * files are streamed from disk in 1 MiB reads, with a stat per request.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, statSync, type Stats } from 'node:fs';
@@ -52,6 +54,10 @@ export const CACHE_FILE_BYTES = 4 * 1024 * 1024;
 const CACHE_TOTAL_BYTES = 64 * 1024 * 1024;
 /** Read size for files streamed from disk (fs.createReadStream's default is 64 KiB). */
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** How long a file kept in memory is served without a new stat (nginx's open_file_cache_valid is 60 s). */
+export const REVALIDATE_MS = 1000;
+/** Request URLs remembered with the file path they resolve to (only those that named a file). */
+const KNOWN_URLS = 1024;
 const UP_PATH = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -74,9 +80,11 @@ interface ServedFile {
   /** The headers of a whole-file 200 (also the base of 206, 304 and 416). */
   readonly headers: Readonly<Record<string, string | number>>;
   readonly body?: Buffer;
+  /** performance.now() of the stat it was last found unchanged by. */
+  checkedAt: number;
 }
 
-function describeFile(path: string, stats: Stats, body?: Buffer): ServedFile {
+function describeFile(path: string, stats: Stats, checkedAt: number, body?: Buffer): ServedFile {
   const tag = etag(stats);
   const lastModified = stats.mtime.toUTCString();
   return {
@@ -95,6 +103,7 @@ function describeFile(path: string, stats: Stats, body?: Buffer): ServedFile {
       'Content-Length': stats.size,
     },
     ...(body ? { body } : {}),
+    checkedAt,
   };
 }
 
@@ -108,29 +117,38 @@ class FileCache {
 
   constructor(private readonly fileLimit: number) {}
 
-  /** The file at `path` as it is now (`stats` just taken), from memory when it is unchanged there. */
-  get(path: string, stats: Stats): ServedFile | Promise<ServedFile> {
+  /** The file at `path` from memory when it was found unchanged less than REVALIDATE_MS before `now`. */
+  recent(path: string, now: number): ServedFile | undefined {
     const cached = this.files.get(path);
-    if (cached && sameFile(cached, stats)) return cached;
+    return cached && now - cached.checkedAt < REVALIDATE_MS ? cached : undefined;
+  }
+
+  /** The file at `path` as it is now (`stats` just taken at `now`), from memory when it is unchanged there. */
+  get(path: string, stats: Stats, now: number): ServedFile | Promise<ServedFile> {
+    const cached = this.files.get(path);
+    if (cached && sameFile(cached, stats)) {
+      cached.checkedAt = now;
+      return cached;
+    }
     if (cached) this.drop(path, cached);
-    if (stats.size > this.fileLimit) return describeFile(path, stats);
+    if (stats.size > this.fileLimit) return describeFile(path, stats, now);
     let pending = this.reading.get(path);
     if (!pending) {
-      pending = this.read(path).finally(() => this.reading.delete(path));
+      pending = this.read(path, now).finally(() => this.reading.delete(path));
       this.reading.set(path, pending);
     }
     return pending;
   }
 
   /** Reads the file through one handle, so the bytes and the stat that names them belong together. */
-  private async read(path: string): Promise<ServedFile> {
+  private async read(path: string, now: number): Promise<ServedFile> {
     const handle = await open(path, 'r');
     try {
       const stats = await handle.stat();
-      if (stats.size > this.fileLimit) return describeFile(path, stats);
+      if (stats.size > this.fileLimit) return describeFile(path, stats, now);
       const body = await handle.readFile();
-      if (body.length !== stats.size) return describeFile(path, stats); // changing as we read: stream it instead
-      const file = describeFile(path, stats, body);
+      if (body.length !== stats.size) return describeFile(path, stats, now); // changing as we read: stream it instead
+      const file = describeFile(path, stats, now, body);
       this.files.set(path, file);
       this.bytes += body.length;
       for (const [oldPath, old] of this.files) {
@@ -193,16 +211,28 @@ function requestPath(url: string): string | undefined {
   }
 }
 
+/** The file a request path names under root, or the status that refuses it: no `..`, no dotfiles, no folders. */
+function resolveInRoot(root: string, path: string): string | number {
+  const relative = normalize(`.${sep}${path}`);
+  if (UP_PATH.test(relative)) return 403;
+  if (relative.split(sep).some((part) => part.length > 1 && part.startsWith('.'))) return 403;
+  if (path.endsWith('/')) return 404;
+  return join(root, relative);
+}
+
 export async function startOtaServer(options: OtaServerOptions): Promise<OtaServer> {
   const allowed = authorizer(options.auth);
   const challenge = options.auth?.kind === 'basic' ? 'Basic realm="esp32-ota", charset="UTF-8"' : 'Bearer realm="esp32-ota"';
   const cache = new FileCache(options.cacheFileBytes ?? CACHE_FILE_BYTES);
   const log = options.log;
+  const knownUrls = new Map<string, { readonly path: string; readonly full: string }>();
 
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
     let bodyBytes = 0;
-    const path = requestPath(request.url ?? '/');
+    const url = request.url ?? '/';
+    const known = knownUrls.get(url);
+    const path = known ? known.path : requestPath(url);
     if (log) {
       response.once('close', () => {
         const complete = response.writableFinished ? '' : ' (connection closed early)';
@@ -223,11 +253,10 @@ export async function startOtaServer(options: OtaServerOptions): Promise<OtaServ
     if (path === undefined) return fail(400);
     if (!allowed(request)) return fail(401, { 'WWW-Authenticate': challenge });
     if (request.method !== 'GET' && request.method !== 'HEAD') return fail(405, { Allow: 'GET, HEAD' });
-    const relative = normalize(`.${sep}${path}`);
-    if (UP_PATH.test(relative)) return fail(403);
-    if (relative.split(sep).some((part) => part.length > 1 && part.startsWith('.'))) return fail(403);
-    if (path.endsWith('/')) return fail(404);
-    const full = join(options.root, relative);
+    const full = known ? known.full : resolveInRoot(options.root, path);
+    if (typeof full === 'number') return fail(full);
+    const recent = cache.recent(full, started);
+    if (recent) return respond(recent);
     let stats: Stats | undefined;
     try {
       stats = statSync(full, { throwIfNoEntry: false });
@@ -235,7 +264,8 @@ export async function startOtaServer(options: OtaServerOptions): Promise<OtaServ
       return fail((error as NodeJS.ErrnoException).code === 'EACCES' ? 403 : 404);
     }
     if (!stats?.isFile()) return fail(404);
-    const file = cache.get(full, stats);
+    if (!known && knownUrls.size < KNOWN_URLS) knownUrls.set(url, { path, full });
+    const file = cache.get(full, stats, started);
     if (file instanceof Promise) {
       file.then(
         (read) => respond(read),

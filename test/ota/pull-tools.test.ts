@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
 import { buildCombinedImage } from '../../src/format/flash-image-builder.js';
 import { nativeSha256 } from '../../src/node/native-hash.js';
-import { startOtaServer } from '../../src/node/ota-server.js';
+import { REVALIDATE_MS, startOtaServer } from '../../src/node/ota-server.js';
 import { signedText, type OtaManifest } from '../../src/ota/manifest.js';
 import { runCli, runCliAsync } from '../helpers/run-cli.js';
 import { OTA_TABLE } from '../helpers/testdata.js';
@@ -144,7 +144,7 @@ describe('esp32-ota serve', () => {
     assert.equal((await get(bearer.url, '/app.bin', { Authorization: 'Bearer t0k' })).status, 200);
   });
 
-  it('serves a changed file anew (memory keyed by mtime, size, inode); a file above the memory limit streams from disk with the same answers; If-Match → 412', async () => {
+  it('serves a changed file anew within REVALIDATE_MS (memory keyed by mtime, size, inode); a file above the memory limit streams from disk with the same answers; If-Match → 412', async () => {
     const log: string[] = [];
     const cached = await startOtaServer({ root: folder, log: (line) => log.push(line) });
     const streamed = await startOtaServer({ root: folder, cacheFileBytes: 1000 });
@@ -154,6 +154,7 @@ describe('esp32-ota serve', () => {
     assert.equal(first.body.toString(), '{"version": "v1"}');
     assert.equal(first.headers['content-type'], 'application/json; charset=utf-8');
     writeFileSync(join(folder, 'changing.json'), '{"version": "v1.1"}');
+    await new Promise((resolve) => setTimeout(resolve, REVALIDATE_MS + 100));
     const second = await get(cached.url, '/changing.json');
     assert.equal(second.body.toString(), '{"version": "v1.1"}');
     assert.notEqual(second.headers['etag'], first.headers['etag']);
