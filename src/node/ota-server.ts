@@ -109,7 +109,7 @@ function describeFile(path: string, stats: Stats, checkedAt: number, body?: Buff
 
 const sameFile = (file: ServedFile, stats: Stats) => file.mtimeMs === stats.mtimeMs && file.size === stats.size && file.ino === stats.ino;
 
-/** Small files in memory, the oldest read dropped first, each checked against a fresh stat before use. */
+/** Small files in memory, the oldest read dropped first, each checked against a stat at most REVALIDATE_MS old before use. */
 class FileCache {
   private readonly files = new Map<string, ServedFile>();
   private readonly reading = new Map<string, Promise<ServedFile>>();

@@ -95,9 +95,9 @@ async function startWorkers(count: number, scheme: string): Promise<string> {
     await stopWorkers();
     throw error;
   });
-  // A worker that dies while serving is replaced; one stopped by the primary is not.
+  // A worker that dies while serving is replaced; one stopped by the primary, or by Ctrl-C reaching it directly (exit 0), is not.
   cluster.on('exit', (worker: Worker, code) => {
-    if (worker.exitedAfterDisconnect) return;
+    if (worker.exitedAfterDisconnect || code === 0) return;
     printNote(`serve: worker ${worker.id} exited (code ${code}); starting another`);
     cluster.fork();
   });
