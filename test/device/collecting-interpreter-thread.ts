@@ -1,9 +1,10 @@
 /**
  * An interpreter thread (as src/device/micropython/worker.ts) that collects
- * garbage each time an interpreter's WebAssembly is instantiated: what V8 may
- * do at any allocation, done at the moment when the objects of the previous
- * interpreter in this thread are garbage and their finalizers run once the
- * new interpreter is up.
+ * garbage right after each interpreter's WebAssembly is instantiated, and
+ * reports ready only a few loop turns later: what V8 may do at any
+ * allocation, done at the moment when the proxies of a previous interpreter
+ * in the same thread are garbage, so that their finalizers run once the new
+ * interpreter has replaced the package's globals and before it runs code.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

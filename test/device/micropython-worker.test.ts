@@ -343,8 +343,8 @@ describe('MicroPythonWorker modules hook', () => {
 
 describe('MicroPythonWorker across restarts', () => {
   it('an interpreter is not disturbed when the objects of the one before it are collected', async () => {
-    // The thread collects garbage after each start: the proxies of the previous
-    // interpreter are finalized while the new one runs.
+    // The thread collects garbage at each start: proxies of an interpreter
+    // before this one, were there any in the thread, are finalized now.
     const mp = await MicroPythonWorker.start({ spawnThread: spawnCollectingThread });
     try {
       for (let life = 1; life <= 4; life++) {
