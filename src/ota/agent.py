@@ -138,6 +138,8 @@ class _Link:
         self.idle_ms = idle_ms
         self.quiet_ms = min(200, idle_ms // 4)
         self.on_quiet = None
+        # Microseconds spent waiting for stdin (reported in @T).
+        self.wait_us = 0
         self.poller = None
         if select is not None and idle_ms > 0:
             self.poller = select.poll()
@@ -175,6 +177,7 @@ class _Link:
             if self.consumed - self.reported >= self.piece:
                 self.say("@C")
             k = min(n - got, step or self.piece)
+            t = time.ticks_us()
             if self.poller is not None and not self.poller.poll(0):
                 # Nothing waiting. After a short quiet spell say so: the host
                 # may count bytes a UART dropped as still in flight, or (while
@@ -186,6 +189,7 @@ class _Link:
                     if not self.poller.poll(self.idle_ms):
                         raise _Fail("timeout", "no data from the host for %d ms" % self.idle_ms)
             self.stdin.readinto(mv[got : got + k])
+            self.wait_us += time.ticks_diff(time.ticks_us(), t)
             got += k
             self.consumed += k
 
@@ -342,6 +346,8 @@ class _Writer:
         self.stream = None
         self.decoder = None
         self.written = 0
+        # Microseconds in writeblocks (reported in @T).
+        self.flash_us = 0
 
     def size_of(self, index):
         return min(_BLOCK, self.length - index * _BLOCK)
@@ -416,11 +422,13 @@ class _Writer:
             m = min(end - i, len(_PADDING))
             buf[i : i + m] = _PADDING[0:m]
             i += m
+        t = time.ticks_us()
         if whole:
             self.part.writeblocks(first, buf)
         else:
             for i in range(k):
                 self.part.writeblocks(first + i, buf[i * _BLOCK : (i + 1) * _BLOCK])
+        self.flash_us += time.ticks_diff(time.ticks_us(), t)
         self.written += min(k * _BLOCK, self.length - first * _BLOCK)
         self.pending = 0
 
@@ -550,6 +558,7 @@ def _receive(part, length, window, idle_ms, resume, group, text, baud):
     if baud.target:
         baud.switch(link)
     print("@R")
+    start = time.ticks_us()
     try:
         while True:
             kind, payload = frames.next()
@@ -559,7 +568,10 @@ def _receive(part, length, window, idle_ms, resume, group, text, baud):
             elif kind == _DATA:
                 writer.data(payload)
             elif kind == _END:
-                return writer.end(payload)
+                sha = writer.end(payload)
+                # Where the agent's time went, for the benchmark: waiting for stdin, writing flash, all.
+                print("@T wait=%d flash=%d total=%d" % (link.wait_us, writer.flash_us, time.ticks_diff(time.ticks_us(), start)))
+                return sha
             else:
                 raise _Fail("protocol", "unknown frame type %d" % kind)
             # A data frame's block is decoded; it is in flash once its group is written.

@@ -176,7 +176,7 @@ export async function transferImage(client: ReplClient, transport: Transport, im
   const oldBaud = transport.baudRate;
   if (options.baud !== undefined) {
     if (!transport.setBaudRate || oldBaud === undefined) {
-      throw new RangeError(`the link to ${transport.description} has no UART rate to change: baud works on a serial port`);
+      throw new TransferError('no-baud-change', `the link to ${transport.description} has no UART rate to change: a transfer rate works on a serial port; nothing was sent`);
     }
     if (!(Number.isInteger(options.baud) && options.baud >= 9600 && options.baud <= 5_000_000)) throw new RangeError(`baud must be 9,600 to 5,000,000, not ${options.baud}`);
   }
