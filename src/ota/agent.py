@@ -566,9 +566,6 @@ def _receive(part, length, window, idle_ms, resume, group, text, baud):
             if kind == _START:
                 writer.start(payload)
             elif kind == _DATA:
-                # Decoding (and at a group's end, writing flash) reads no stdin: let the host fill the ring meanwhile.
-                if link.consumed > link.reported:
-                    link.say("@C")
                 writer.data(payload)
             elif kind == _END:
                 sha = writer.end(payload)
