@@ -39,31 +39,69 @@ export const DEFAULT_UART_BAUD = 115_200;
 const USB_FULL_SPEED_BULK: ThrottleOptions = { bitsPerSecond: 19 * 64 * 8 * 1000, bitsPerByte: 8, sliceBytes: 64, latencyMs: 1 };
 
 /**
- * When the host's bytes reach the board: each write is cut into runs (the
+ * When bytes cross the console's wire: each write is cut into runs (the
  * UART's FIFO threshold, a USB packet) that follow each other at the link's
- * rate, after whatever is still on the wire. Absolute ms (wallClockMs).
+ * rate (or the rate given, for a UART whose rate changed), after whatever is
+ * still on the wire. Absolute ms (wallClockMs). Counts the time the wire was
+ * busy, the bound a transfer is measured against.
  */
 export class ConsoleWireClock {
   private busyUntil = 0;
-  private readonly bytesPerMs: number;
+  /** Milliseconds the wire has carried bytes, at the rates they were sent. */
+  busyMs = 0;
 
-  constructor(private readonly wire: ThrottleOptions) {
-    this.bytesPerMs = wire.bitsPerSecond / (wire.bitsPerByte ?? 10) / 1000;
-  }
+  constructor(private readonly wire: ThrottleOptions) {}
 
-  stamp(bytes: Uint8Array, now: number): { bytes: Uint8Array; arrivesAt: number }[] {
+  stamp(bytes: Uint8Array, now: number, bitsPerSecond = this.wire.bitsPerSecond): { bytes: Uint8Array; arrivesAt: number }[] {
     const runs: { bytes: Uint8Array; arrivesAt: number }[] = [];
     const slice = this.wire.sliceBytes ?? 1;
+    const bytesPerMs = bitsPerSecond / (this.wire.bitsPerByte ?? 10) / 1000;
     let at = Math.max(now, this.busyUntil);
     for (let offset = 0; offset < bytes.length; offset += slice) {
       const run = bytes.subarray(offset, offset + slice);
-      at += run.length / this.bytesPerMs;
+      at += run.length / bytesPerMs;
       runs.push({ bytes: run, arrivesAt: at + (this.wire.latencyMs ?? 0) });
     }
+    this.busyMs += bytes.length / bytesPerMs;
     this.busyUntil = at;
     return runs;
   }
 }
+
+/**
+ * The REPL UART's bit rate, shared by the board's thread (machine.UART(0,
+ * baudrate=…) sets it) and the console's wire on the main thread. A hard
+ * reset puts back MICROPY_HW_UART_REPL_BAUD (ports/esp32/uart.c
+ * uart_stdout_init runs once per boot); a soft reset keeps it.
+ */
+export class ConsoleBaud {
+  readonly cell: Int32Array;
+
+  constructor(buffer = new SharedArrayBuffer(4)) {
+    this.cell = new Int32Array(buffer);
+  }
+
+  get rate(): number {
+    return Atomics.load(this.cell, 0);
+  }
+
+  set rate(baud: number) {
+    Atomics.store(this.cell, 0, baud);
+  }
+}
+
+/** Bytes a UART running at `heardBaud` makes of `bytes` sent at `sentBaud`: the same bytes when the rates agree (within 3%, a UART's tolerance), else framing garbage. */
+export function heardAt(bytes: Uint8Array, sentBaud: number, heardBaud: number): Uint8Array {
+  if (Math.abs(sentBaud - heardBaud) <= 0.03 * heardBaud) return bytes;
+  // A faster receiver samples several characters per byte sent, a slower one merges bytes; none of
+  // them comes out as a control character, a newline or '@' that a protocol would act on.
+  const count = Math.max(1, Math.round((bytes.length * heardBaud) / sentBaud));
+  const noise = new Uint8Array(count);
+  for (let i = 0; i < count; i++) noise[i] = GARBAGE[(bytes[i % bytes.length]! + i) % GARBAGE.length]!;
+  return noise;
+}
+
+const GARBAGE = [0x00, 0x80, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe, 0xff];
 
 export interface StrictBoardOptions {
   readonly console: ConsoleKind;

@@ -10,9 +10,9 @@ import { chipByName, type Chip } from '../format/chips.js';
 import { toHex } from '../format/bytes.js';
 import { sha256 } from '../format/hash.js';
 import { createLinkedTransports } from '../transport/in-memory.js';
-import { throttle, type ThrottleOptions } from '../transport/throttled.js';
-import { TransportClosedError, type Transport } from '../transport/transport.js';
-import { ConsoleWireClock, consoleStdin, consoleWire, type StrictBoardOptions } from './board-console.js';
+import type { ThrottleOptions } from '../transport/throttled.js';
+import { TransportClosedError, TransportEvents, type Transport } from '../transport/transport.js';
+import { ConsoleBaud, ConsoleWireClock, DEFAULT_UART_BAUD, consoleStdin, consoleWire, heardAt, type StrictBoardOptions } from './board-console.js';
 import { wallClockMs } from './micropython/timed-wire.js';
 import type { BoardInit } from './board/esp32-hardware.js';
 import { LittleFs, LittleFsError } from '../format/littlefs/index.js';
@@ -68,6 +68,8 @@ export class VirtualEsp32 {
   private worker: MicroPythonWorker | undefined;
   private readonly executor: WorkerExecutor;
   private readonly repl: ReplMachine;
+  private readonly consoleBaud = new ConsoleBaud();
+  private readonly consoleWires: ConsoleWireClock[] = [];
   private readonly outputListeners = new Set<(bytes: Uint8Array) => void>();
   private readonly bootListeners = new Set<(booted: BootedApp | undefined) => void>();
   private pendingInput: Uint8Array[] = [];
@@ -159,7 +161,7 @@ export class VirtualEsp32 {
     device.onData((bytes) => this.receive(bytes));
     device.onClose(unsubscribe);
     const strict = this.options.strict;
-    return strict && !network ? this.strictConsole(host, consoleWire(strict)) : host;
+    return strict && !network ? this.strictConsole(host, consoleWire(strict), strict.console === 'uart') : host;
   }
 
   /**
@@ -167,43 +169,83 @@ export class VirtualEsp32 {
    * input stamped with the time it reaches the board, then put straight on
    * the interpreter's timed wire while a command runs (so that this thread
    * being busy never holds bytes back and floods the ring later), else given
-   * to the REPL at that time.
+   * to the REPL at that time. On a UART each end has its own bit rate (the
+   * host's setBaudRate, the board's machine.UART(0, baudrate=…)): bytes sent
+   * at one rate and heard at another arrive as garbage.
    */
-  private strictConsole(host: Transport, wire: ThrottleOptions): Transport {
-    const output = throttle(host, wire);
-    const clock = new ConsoleWireClock(wire);
+  private strictConsole(host: Transport, wire: ThrottleOptions, uart: boolean): Transport {
+    const events = new TransportEvents();
+    const input = new ConsoleWireClock(wire);
+    const output = new ConsoleWireClock(wire);
+    const boardBaud = this.consoleBaud;
+    let hostBaud = wire.bitsPerSecond;
+    const rate = (): number => (uart ? boardBaud.rate : wire.bitsPerSecond);
     const toRepl: { bytes: Uint8Array; arrivesAt: number }[] = [];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deliverDue = (): void => {
-      timer = undefined;
+    const toHost: { bytes: Uint8Array; arrivesAt: number }[] = [];
+    let replTimer: ReturnType<typeof setTimeout> | undefined;
+    let hostTimer: ReturnType<typeof setTimeout> | undefined;
+    let hostClosed: { error: Error | undefined } | undefined;
+    const deliverToRepl = (): void => {
+      replTimer = undefined;
       while (toRepl[0] && toRepl[0].arrivesAt <= wallClockMs()) this.receive(toRepl.shift()!.bytes);
-      if (toRepl[0]) timer = setTimeout(deliverDue, toRepl[0].arrivesAt - wallClockMs());
+      if (toRepl[0]) replTimer = setTimeout(deliverToRepl, toRepl[0].arrivesAt - wallClockMs());
     };
-    return {
-      get description() {
-        return output.description;
-      },
+    const deliverToHost = (): void => {
+      hostTimer = undefined;
+      while (toHost[0] && toHost[0].arrivesAt <= wallClockMs()) events.emitData(toHost.shift()!.bytes);
+      if (toHost[0]) hostTimer = setTimeout(deliverToHost, toHost[0].arrivesAt - wallClockMs());
+      else if (hostClosed) events.emitClose(hostClosed.error);
+    };
+    host.onData((chunk) => {
+      const sent = rate();
+      for (const run of output.stamp(chunk.slice(), wallClockMs(), sent)) toHost.push({ bytes: heardAt(run.bytes, sent, hostBaud), arrivesAt: run.arrivesAt });
+      if (hostTimer === undefined) deliverToHost();
+    });
+    host.onClose((error) => {
+      // Bytes already on the wire still arrive, then the close.
+      hostClosed = { error };
+      if (hostTimer === undefined) deliverToHost();
+    });
+    const description = uart ? `${host.description} (UART)` : `${host.description} (USB)`;
+    const transport: Transport = {
+      description,
       get closed() {
-        return output.closed;
+        return events.closed || hostClosed !== undefined;
       },
       write: async (data) => {
-        if (output.closed) throw new TransportClosedError(output.description);
-        const runs = clock.stamp(data.slice(), wallClockMs());
+        if (transport.closed) throw new TransportClosedError(description);
+        const runs = input.stamp(data.slice(), wallClockMs(), hostBaud).map((run) => ({ bytes: heardAt(run.bytes, hostBaud, rate()), arrivesAt: run.arrivesAt }));
         for (const run of runs) {
           if (toRepl.length === 0 && this.worker && this.currentState === 'running' && this.repl.running) this.worker.feedInput(run.bytes, run.arrivesAt);
           else toRepl.push(run);
         }
-        if (toRepl.length > 0 && timer === undefined) deliverDue();
+        if (toRepl.length > 0 && replTimer === undefined) deliverToRepl();
         const last = runs.at(-1)?.arrivesAt ?? 0;
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, last - wallClockMs())));
       },
-      onData: (listener) => output.onData(listener),
-      onClose: (listener) => output.onClose(listener),
+      onData: (listener) => events.onData(listener),
+      onClose: (listener) => events.onClose(listener),
       close: async () => {
-        clearTimeout(timer);
-        await output.close();
+        clearTimeout(replTimer);
+        clearTimeout(hostTimer);
+        events.emitClose();
+        await host.close();
       },
     };
+    if (uart) {
+      Object.defineProperty(transport, 'baudRate', { get: () => hostBaud, enumerable: true });
+      transport.setBaudRate = async (baud: number) => {
+        consoleWire({ console: 'uart', baud }); // checks the range
+        hostBaud = baud;
+      };
+    }
+    this.consoleWires.push(input);
+    return transport;
+  }
+
+  /** Milliseconds the host→board console wires have carried bytes (board-faithful mode), at the rates they were sent. */
+  get consoleWireMs(): number {
+    return this.consoleWires.reduce((sum, clock) => sum + clock.busyMs, 0);
   }
 
   /** Console input lost because the board's stdin ring was full (board-faithful mode). */
@@ -261,6 +303,8 @@ export class VirtualEsp32 {
   private async boot(reason: ResetReason): Promise<void> {
     this.repl.stop();
     this.currentState = 'booting';
+    // The ROM, the bootloader and uart_stdout_init (once per boot, not per soft reset) set the REPL UART's rate.
+    this.consoleBaud.rate = this.options.strict?.baud ?? DEFAULT_UART_BAUD;
     this.bootCount++;
     let booted: BootedApp;
     try {
@@ -295,6 +339,7 @@ export class VirtualEsp32 {
       uniqueIdHex: toHex(sha256(encoder.encode(`esp32-ota virtual board ${this.flash.size}`)).subarray(0, 6)),
       pythonModules: this.options.pythonModules,
       network: this.options.network !== undefined,
+      consoleBaud: this.consoleBaud.cell.buffer as SharedArrayBuffer,
       ...(this.options.strict && { strict: true, flashTimeScale: this.options.strict.flashTimeScale ?? 1 }),
     };
     // A reset drops every connection, as on a chip.

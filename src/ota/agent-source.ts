@@ -19,6 +19,9 @@ export interface AgentConfig {
   readonly group: number;
   /** Frames come base64-encoded (a link that carries only text). */
   readonly text?: boolean;
+  /** Run the REPL UART at this rate for the transfer, from oldBaud (the host's rate now); 0 or absent: no change. */
+  readonly baud?: number;
+  readonly oldBaud?: number;
 }
 
 /** agent.py as shipped. */
@@ -62,11 +65,13 @@ export function agentProgram(source: string, config: AgentConfig): string {
     ['window', config.window],
     ['idleMs', config.idleMs],
     ['group', config.group],
+    ['baud', config.baud ?? 0],
+    ['oldBaud', config.oldBaud ?? 0],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`agent ${name} must be a non-negative integer, not ${value}`);
   }
   lines.push(
-    `_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0}, ${config.group}, ${config.text ? 1 : 0})`,
+    `_main(${JSON.stringify(target)}, ${config.length}, ${config.window}, ${config.idleMs}, ${config.resume ? 1 : 0}, ${config.group}, ${config.text ? 1 : 0}, ${config.baud ?? 0}, ${config.oldBaud ?? 0})`,
   );
   return lines.join('\n') + '\n';
 }

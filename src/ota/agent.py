@@ -2,10 +2,11 @@
 # and writes it into an OTA partition, 4 KiB block by block; or (target an
 # absolute path, for esp32-ota fs put) a file on the board's filesystem.
 # The host uploads this file through the raw REPL and appends one call:
-#   _main(target, length, window, idle_ms, resume, group, text)
+#   _main(target, length, window, idle_ms, resume, group, text, baud, old_baud)
 # group: 4 KiB blocks written at once (16: one 64 KiB block erase).
 # text=1: each frame comes as base64 (header, then payload, each encoded on its
 # own), for links that carry only text (a browser's WebSocket to WebREPL).
+# baud: run the REPL UART at this rate for the transfer (0: stay at old_baud).
 # Protocol: docs/transfer-protocol.md. Frame layout: src/ota/frames.ts.
 # It never calls set_boot(): the OTA engine does that after checking the result.
 import sys
@@ -15,6 +16,7 @@ import binascii
 import hashlib
 import struct
 import os
+import time
 import esp32
 
 try:
@@ -69,6 +71,61 @@ def _stdin_capacity():
     return 256
 
 
+# What the host sends at the new rate to prove it follows (no sync byte, no Ctrl-C).
+_BAUD_PROBE = b"#esp32-ota-baud#"
+# After switching, how long the agent waits for the probe; then, back at the
+# old rate, how long after the switch it reports the fall back (by then the
+# host, which gives up waiting for the answer earlier, is back there too).
+_PROBE_MS = 800
+_FALLBACK_MS = 1600
+# After the last report at the new rate, time for the host to go back first.
+_RESTORE_MS = 300
+
+
+class _Baud:
+    # The REPL UART's rate for the transfer. machine.UART(0, baudrate=...)
+    # changes the REPL's rate and keeps its interrupt handler and stdin ring
+    # (ports/esp32/machine_uart.c v1.23 leaves the REPL UART's driver alone);
+    # timeout_char=10 keeps the port's own RX timeout of 10 symbols, and with
+    # less it raises OSError after changing the rate. A hard reset always
+    # puts back 115200 (uart_stdout_init), so the board cannot be lost.
+    def __init__(self, old, target):
+        self.old = old
+        self.rate = old
+        self.target = target
+
+    def _set(self, rate):
+        # uart_wait_tx_done fails without a driver: wait out the 128-byte TX FIFO first (and some).
+        time.sleep_ms(128 * 10 * 1000 // self.rate + 20)
+        import machine
+
+        machine.UART(0, baudrate=rate, timeout_char=10)
+        self.rate = rate
+
+    def switch(self, link):
+        # Announce at the old rate, switch, and wait for the host's probe at
+        # the new one; without it, go back to the old rate and say so there.
+        if link.poller is None:
+            print("@B fail", self.old)
+            return
+        print("@B", self.target)
+        self._set(self.target)
+        start = time.ticks_ms()
+        if link.wait_for(_BAUD_PROBE, _PROBE_MS):
+            print("@B ok", self.target)
+            return
+        self._set(self.old)
+        time.sleep_ms(max(0, _FALLBACK_MS - time.ticks_diff(time.ticks_ms(), start)))
+        link.discard()
+        print()
+        print("@B fail", self.old)
+
+    def restore(self):
+        if self.rate != self.old:
+            time.sleep_ms(_RESTORE_MS)
+            self._set(self.old)
+
+
 class _Link:
     # Reads stdin in pieces of at most a quarter of the window and tells the
     # host how much it has consumed before the host could run out of window
@@ -81,6 +138,8 @@ class _Link:
         self.idle_ms = idle_ms
         self.quiet_ms = min(200, idle_ms // 4)
         self.on_quiet = None
+        # Microseconds spent waiting for stdin (reported in @T).
+        self.wait_us = 0
         self.poller = None
         if select is not None and idle_ms > 0:
             self.poller = select.poll()
@@ -89,6 +148,25 @@ class _Link:
     def say(self, text):
         print(text, self.consumed)
         self.reported = self.consumed
+
+    def wait_for(self, marker, ms):
+        # Reads (outside the frame stream's count) until `marker` has come, at most ms.
+        seen = b""
+        one = bytearray(1)
+        deadline = time.ticks_add(time.ticks_ms(), ms)
+        while True:
+            left = time.ticks_diff(deadline, time.ticks_ms())
+            if left <= 0 or not self.poller.poll(left):
+                return False
+            self.stdin.readinto(one)
+            seen = (seen + one)[-len(marker) :]
+            if seen == marker:
+                return True
+
+    def discard(self):
+        one = bytearray(1)
+        while self.poller.poll(20):
+            self.stdin.readinto(one)
 
     def read_into(self, mv, step=0):
         # A read of k bytes blocks until all k are there: the idle timeout is
@@ -99,6 +177,7 @@ class _Link:
             if self.consumed - self.reported >= self.piece:
                 self.say("@C")
             k = min(n - got, step or self.piece)
+            t = time.ticks_us()
             if self.poller is not None and not self.poller.poll(0):
                 # Nothing waiting. After a short quiet spell say so: the host
                 # may count bytes a UART dropped as still in flight, or (while
@@ -110,6 +189,7 @@ class _Link:
                     if not self.poller.poll(self.idle_ms):
                         raise _Fail("timeout", "no data from the host for %d ms" % self.idle_ms)
             self.stdin.readinto(mv[got : got + k])
+            self.wait_us += time.ticks_diff(time.ticks_us(), t)
             got += k
             self.consumed += k
 
@@ -266,6 +346,8 @@ class _Writer:
         self.stream = None
         self.decoder = None
         self.written = 0
+        # Microseconds in writeblocks (reported in @T).
+        self.flash_us = 0
 
     def size_of(self, index):
         return min(_BLOCK, self.length - index * _BLOCK)
@@ -340,11 +422,13 @@ class _Writer:
             m = min(end - i, len(_PADDING))
             buf[i : i + m] = _PADDING[0:m]
             i += m
+        t = time.ticks_us()
         if whole:
             self.part.writeblocks(first, buf)
         else:
             for i in range(k):
                 self.part.writeblocks(first + i, buf[i * _BLOCK : (i + 1) * _BLOCK])
+        self.flash_us += time.ticks_diff(time.ticks_us(), t)
         self.written += min(k * _BLOCK, self.length - first * _BLOCK)
         self.pending = 0
 
@@ -439,21 +523,21 @@ def _report_crcs(part, count, block):
             line = []
 
 
-def _run(target, length, window, idle_ms, resume, group, text):
+def _run(target, length, window, idle_ms, resume, group, text, baud):
     part = _partition(target, length)
     if isinstance(part, _FileTarget):
         done = False
         try:
-            sha = _receive(part, length, window, idle_ms, resume, group, text)
+            sha = _receive(part, length, window, idle_ms, resume, group, text, baud)
             done = True
         finally:
             part.finish(done)
     else:
-        sha = _receive(part, length, window, idle_ms, resume, group, text)
+        sha = _receive(part, length, window, idle_ms, resume, group, text, baud)
     print("@E", sha, length)
 
 
-def _receive(part, length, window, idle_ms, resume, group, text):
+def _receive(part, length, window, idle_ms, resume, group, text, baud):
     info = part.info()
     if length > info[3]:
         if info[4] == "file":
@@ -471,7 +555,10 @@ def _receive(part, length, window, idle_ms, resume, group, text):
     )
     if resume:
         _report_crcs(part, writer.count, writer.block)
+    if baud.target:
+        baud.switch(link)
     print("@R")
+    start = time.ticks_us()
     try:
         while True:
             kind, payload = frames.next()
@@ -481,7 +568,10 @@ def _receive(part, length, window, idle_ms, resume, group, text):
             elif kind == _DATA:
                 writer.data(payload)
             elif kind == _END:
-                return writer.end(payload)
+                sha = writer.end(payload)
+                # Where the agent's time went, for the benchmark: waiting for stdin, writing flash, all.
+                print("@T wait=%d flash=%d total=%d" % (link.wait_us, writer.flash_us, time.ticks_diff(time.ticks_us(), start)))
+                return sha
             else:
                 raise _Fail("protocol", "unknown frame type %d" % kind)
             # A data frame's block is decoded; it is in flash once its group is written.
@@ -492,10 +582,11 @@ def _receive(part, length, window, idle_ms, resume, group, text):
         raise
 
 
-def _main(target, length, window, idle_ms, resume, group, text):
+def _main(target, length, window, idle_ms, resume, group, text, baud=0, old_baud=0):
     micropython.kbd_intr(-1)
+    rate = _Baud(old_baud, baud)
     try:
-        _run(target, length, window, idle_ms, resume, group, text)
+        _run(target, length, window, idle_ms, resume, group, text, rate)
     except _Fail as e:
         print("@F", e.args[0], e.args[1])
     except MemoryError as e:
@@ -505,4 +596,5 @@ def _main(target, length, window, idle_ms, resume, group, text):
     except Exception as e:
         print("@F agent", repr(e))
     finally:
+        rate.restore()
         micropython.kbd_intr(3)

@@ -14,6 +14,8 @@ export type TransferErrorCode =
   | 'running-partition'
   /** Compression was required but the firmware has no `deflate` module (MicroPython < 1.21). */
   | 'no-deflate'
+  /** A UART rate was asked for on a link without one (WebREPL, USB, the forgiving virtual board); nothing was sent. */
+  | 'no-baud-change'
   /** The connection closed mid-transfer; `resume: true` on a new connection continues it. */
   | 'link-lost'
   /** Nothing came from the board for too long. */

@@ -140,7 +140,9 @@ export type AgentMessage =
   | { kind: 'ack'; seq: number; start: number; consumed: number }
   | { kind: 'nak'; seq: number; consumed: number }
   | { kind: 'done'; sha256Hex: string; length: number }
-  | { kind: 'failed'; code: string; message: string };
+  | { kind: 'failed'; code: string; message: string }
+  /** The UART rate switch: 'switching' (announced at the old rate), 'ok' (heard the probe at the new rate), 'fail' (back at the old rate). */
+  | { kind: 'baud'; state: 'switching' | 'ok' | 'fail'; rate: number };
 
 /** One line of agent output (without or with its `\r\n`), or undefined when it is not a report line. */
 export function parseAgentLine(line: string): AgentMessage | undefined {
@@ -189,6 +191,11 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
       const length = int(args[1]);
       if (!args[0] || !/^[0-9a-f]{64}$/.test(args[0]) || length === undefined) return undefined;
       return { kind: 'done', sha256Hex: args[0], length };
+    }
+    case 'B': {
+      const state = args[0] === 'ok' || args[0] === 'fail' ? args[0] : 'switching';
+      const rate = int(state === 'switching' ? args[0] : args[1]);
+      return rate === undefined ? undefined : { kind: 'baud', state, rate };
     }
     case 'F':
       return { kind: 'failed', code: args[0] ?? 'unknown', message: args.slice(1).join(' ') };

@@ -75,6 +75,15 @@ export interface TransferOptions {
    * block erased and written on its own.
    */
   readonly erase?: 'block' | 'sector';
+  /**
+   * Run the board's REPL UART at this bit rate for the transfer (a serial
+   * link only), as esptool does with its loader: the agent announces the
+   * switch at the old rate, both ends change, and the host's probe at the new
+   * rate must reach the agent within 800 ms, else both go back to the old
+   * rate and the transfer goes on there (result.baud says which). The old
+   * rate comes back when the agent ends, and with any hard reset.
+   */
+  readonly baud?: number;
   /** Refuse the image unless its SHA-256 is this (64 hex digits). */
   readonly expectedSha256?: string;
   /** The agent stops when the host is silent this long (default 3000 ms); also how long a takeover waits. */
@@ -110,6 +119,8 @@ export interface TransferResult {
   readonly windowBits: number | undefined;
   /** The window used (bytes in flight). */
   readonly window: number;
+  /** The UART rate the frames went at (options.baud if the switch worked, else the link's); undefined on links without one. */
+  readonly baud: number | undefined;
   /** Bytes the agent erased and wrote at once where it could: 65536, or 4096 (asked for, or no RAM for more). */
   readonly eraseUnit: number;
   readonly elapsedMs: number;
@@ -125,6 +136,12 @@ const STARVING_GRACE_MS = 300;
 const END_SILENCE_MS = 4000;
 /** Compressed frames kept ready ahead of the link. */
 const PRODUCE_AHEAD_BYTES = 512 * 1024;
+/** What the host sends at the new UART rate to prove it follows (agent.py _BAUD_PROBE). */
+const BAUD_PROBE = new TextEncoder().encode('#esp32-ota-baud#');
+/** After the agent announced its switch: time for it to wait out its TX FIFO and switch, before the probe. */
+const BAUD_SETTLE_MS = 50;
+/** How long the host waits for the agent's answer to the probe (the agent takes probes for 800 ms after switching, and reports a fall back 1,600 ms after it). */
+const BAUD_ANSWER_MS = 1000;
 const EOT = 0x04;
 
 /**
@@ -156,6 +173,14 @@ export async function transferImage(client: ReplClient, transport: Transport, im
   if (2 * blockCount + 2 > 0xffff) throw new RangeError('the image is too large for 16-bit frame numbers');
   if (options.signal?.aborted) throw new TransferError('aborted', 'the transfer was aborted before it started');
 
+  const oldBaud = transport.baudRate;
+  if (options.baud !== undefined) {
+    if (!transport.setBaudRate || oldBaud === undefined) {
+      throw new TransferError('no-baud-change', `the link to ${transport.description} has no UART rate to change: a transfer rate works on a serial port; nothing was sent`);
+    }
+    if (!(Number.isInteger(options.baud) && options.baud >= 9600 && options.baud <= 5_000_000)) throw new RangeError(`baud must be 9,600 to 5,000,000, not ${options.baud}`);
+  }
+  const switchBaud = options.baud !== undefined && options.baud !== oldBaud ? options.baud : undefined;
   const framing = options.framing ?? (transport.textOnly ? 'base64' : 'binary');
   const source = options.agentSource ?? (await loadAgentSource());
   const program = agentProgram(source, {
@@ -166,6 +191,7 @@ export async function transferImage(client: ReplClient, transport: Transport, im
     resume: options.resume ?? false,
     group: eraseGroup(options.erase),
     text: framing === 'base64',
+    ...(switchBaud !== undefined && { baud: switchBaud, oldBaud }),
   });
   const agentBytes = new TextEncoder().encode(program).length;
 
@@ -186,6 +212,7 @@ export async function transferImage(client: ReplClient, transport: Transport, im
     startedAt,
     agentBytes,
     framing,
+    switchBaud,
     onProgress: options.onProgress,
     signal: options.signal,
   });
@@ -231,6 +258,8 @@ interface SessionContext {
   startedAt: number;
   agentBytes: number;
   framing: Framing;
+  /** Asked the agent to run the UART at this rate. */
+  switchBaud: number | undefined;
   onProgress: ((progress: TransferProgress) => void) | undefined;
   signal: AbortSignal | undefined;
 }
@@ -248,7 +277,7 @@ interface Hello {
 
 type Outcome = Pick<
   TransferResult,
-  'partition' | 'bytesWritten' | 'wireBytes' | 'resumedBlocks' | 'sentBlocks' | 'retransmits' | 'compression' | 'framing' | 'windowBits' | 'window' | 'eraseUnit'
+  'partition' | 'bytesWritten' | 'wireBytes' | 'resumedBlocks' | 'sentBlocks' | 'retransmits' | 'compression' | 'framing' | 'windowBits' | 'window' | 'eraseUnit' | 'baud'
 >;
 
 /** A frame and what it carries, for progress. */
@@ -294,7 +323,7 @@ class AgentOutput {
   ) {}
 
   /** The next report, or 'ended' once the program's output has ended (the bytes from `\x04` on are left in the reader). */
-  async next(): Promise<AgentMessage | 'ended'> {
+  async next(timeoutMs = this.stallMs): Promise<AgentMessage | 'ended'> {
     for (;;) {
       const newline = this.text.indexOf('\n');
       if (newline >= 0) {
@@ -308,7 +337,7 @@ class AgentOutput {
       const chunk =
         this.reader.bufferedLength > 0
           ? this.reader.takeBuffered()
-          : await this.reader.readExactly(1, { timeoutMs: this.stallMs, waitingFor: 'a report from the transfer agent' });
+          : await this.reader.readExactly(1, { timeoutMs, waitingFor: 'a report from the transfer agent' });
       const eot = chunk.indexOf(EOT);
       if (eot >= 0) {
         this.reader.unshift(chunk.subarray(eot));
@@ -354,6 +383,11 @@ class Session {
   private stopped = false;
   private failure: Error | undefined;
   private finished: { sha256Hex: string; length: number } | undefined;
+  /** The UART rate both ends run at (undefined: a link without one). */
+  private baud: number | undefined;
+  private readonly oldBaud: number | undefined;
+  /** The rate the frames went at. */
+  private framesBaud: number | undefined;
 
   constructor(
     private readonly program: RunningProgram,
@@ -363,6 +397,9 @@ class Session {
   ) {
     this.output = new AgentOutput(program.output, context.stallMs);
     this.wireBytes = context.agentBytes;
+    this.oldBaud = transport.baudRate;
+    this.baud = this.oldBaud;
+    this.framesBaud = this.oldBaud;
   }
 
   async run(options: TransferOptions): Promise<Outcome> {
@@ -377,6 +414,7 @@ class Session {
       this.window = hello.window;
       if (hello.maxPayload < MAX_PAYLOAD) throw new TransferError('protocol', `the agent takes payloads of at most ${hello.maxPayload} bytes`);
       const kept = options.resume ? await this.readCrcs(hello.blocks) : new Array<boolean>(hello.blocks).fill(false);
+      if (this.context.switchBaud !== undefined) await this.switchBaud(this.context.switchBaud);
       await this.expect('ready');
       const compress = options.compress ?? 'auto';
       if (compress === 'on' && !hello.deflate) {
@@ -396,6 +434,7 @@ class Session {
       await Promise.all([producer, sender, reader]);
       if (this.failure) throw this.failure;
       if (!this.finished) throw new TransferError('protocol', 'the agent stopped without a result');
+      await this.restoreBaud();
       if (this.finished.length !== this.image.length || this.finished.sha256Hex !== toHex(this.context.digest)) {
         throw new TransferError('sha-mismatch', `the agent confirmed ${this.finished.length} bytes with SHA-256 ${this.finished.sha256Hex}, not the image`);
       }
@@ -416,6 +455,7 @@ class Session {
         windowBits,
         window: this.window,
         eraseUnit: hello.group * FLASH_BLOCK_SIZE,
+        baud: this.framesBaud,
       };
     } catch (error) {
       this.stopped = true;
@@ -424,6 +464,7 @@ class Session {
       if (!this.agentDone && explained.code !== 'link-lost' && this.sendOffset === 0) {
         // The host gave up (e.g. a protocol error) while the agent still waits for frames: stop it.
         this.abortAgent(explained.message.slice(0, 200));
+        await this.restoreBaud(BAUD_SETTLE_MS);
         await this.program.finish({ timeoutMs: 2000 }).catch(() => undefined);
       }
       throw explained;
@@ -431,6 +472,66 @@ class Session {
       this.stopped = true;
       unsubscribe();
       this.context.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * The UART rate switch (agent.py _Baud): the agent announces it at the old
+   * rate and switches; the host follows and sends the probe at the new rate.
+   * The agent's answer at the new rate confirms it; without one (the host's
+   * serial port or bridge cannot do the rate, or the probe came through
+   * garbled) both ends go back to the old rate, where the agent says so.
+   */
+  private async switchBaud(rate: number): Promise<void> {
+    const announced = await this.expect('baud');
+    if (announced.state === 'fail') return; // the agent could not time a fall back (no select): it stayed
+    const old = this.baud!;
+    let following = false;
+    try {
+      await this.transport.setBaudRate!(rate);
+      following = true;
+    } catch {
+      // The host's port refuses the rate: stay; the agent, hearing no probe, comes back.
+    }
+    if (following) {
+      await new Promise((resolve) => setTimeout(resolve, BAUD_SETTLE_MS));
+      this.write(BAUD_PROBE);
+      const answer = await this.expectWithin('baud', BAUD_ANSWER_MS);
+      if (answer?.state === 'ok' && answer.rate === rate) {
+        this.baud = rate;
+        this.framesBaud = rate;
+        return;
+      }
+      await this.transport.setBaudRate!(old);
+    }
+    const fallback = await this.expect('baud');
+    if (fallback.state !== 'fail') throw new TransferError('protocol', `expected the agent to fall back to ${old} baud, got ${JSON.stringify(fallback)}`);
+  }
+
+  /** After the agent's last report at the switched rate: back to the old rate before the agent (which waits 300 ms) switches back. */
+  private async restoreBaud(afterMs = 0): Promise<void> {
+    if (this.baud === this.oldBaud || this.oldBaud === undefined) return;
+    if (afterMs > 0) await new Promise((resolve) => setTimeout(resolve, afterMs));
+    this.baud = this.oldBaud;
+    await this.transport.setBaudRate!(this.oldBaud);
+  }
+
+  /** Like expect(), but undefined when no such report comes within `ms`. */
+  private async expectWithin<K extends AgentMessage['kind']>(kind: K, ms: number): Promise<Extract<AgentMessage, { kind: K }> | undefined> {
+    const deadline = performance.now() + ms;
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) return undefined;
+      let message: AgentMessage | 'ended';
+      try {
+        message = await this.output.next(left);
+      } catch (error) {
+        if (error instanceof ReplTimeoutError) return undefined;
+        throw error;
+      }
+      if (message === 'ended') throw await this.programEnded();
+      if (message.kind === 'failed') throw await this.agentFailed(message);
+      if (message.kind === kind) return message as Extract<AgentMessage, { kind: K }>;
     }
   }
 
@@ -740,6 +841,7 @@ class Session {
     this.stopped = true;
     this.wake.notify();
     try {
+      await this.restoreBaud();
       await this.program.finish({ timeoutMs: this.context.stallMs });
     } catch {
       // The report says enough.

@@ -28,6 +28,8 @@ export interface UpdateOptions {
   /** Keep the blocks an interrupted transfer already wrote. */
   readonly resume?: boolean;
   readonly window?: number;
+  /** Run the board's REPL UART at this rate for the transfer (see TransferOptions.baud). */
+  readonly transferBaud?: number;
   readonly compress?: 'auto' | 'on' | 'off';
   readonly sha256?: Sha256;
   /** The file's name in messages. */
@@ -79,6 +81,7 @@ export async function update(link: BoardLink, client: ReplClient, file: Uint8Arr
     sha256: hash,
     ...(options.resume ? { resume: true } : {}),
     ...(options.window ? { window: options.window } : {}),
+    ...(options.transferBaud ? { baud: options.transferBaud } : {}),
     ...(options.compress ? { compress: options.compress } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),

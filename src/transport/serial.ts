@@ -19,6 +19,8 @@ export interface SerialPortHandle {
   /** Sets every line it is given and the stream's defaults (DTR and RTS asserted!) for the others: always pass both. */
   set(options: ControlLines, callback: (error: Error | null) => void): void;
   close(callback: (error: Error | null) => void): void;
+  /** Changes the port's bit rate (serialport's SerialPort.update). */
+  update?(options: { baudRate: number }, callback: (error: Error | null) => void): void;
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
   on(event: 'close', listener: (error?: Error | null) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -63,7 +65,7 @@ export async function openSerialTransport(path: string, options: SerialOptions =
   } catch (error) {
     throw describeSerialOpenError(path, error as Error);
   }
-  const transport = new SerialPortTransport(port, `${path} (${baudRate} baud)`);
+  const transport = new SerialPortTransport(port, `${path} (${baudRate} baud)`, baudRate);
   try {
     await transport.setLines(RUN_LINES);
   } catch (error) {
@@ -107,6 +109,7 @@ class SerialPortTransport implements SerialTransport {
   constructor(
     private readonly port: SerialPortHandle,
     readonly description: string,
+    private rate: number,
   ) {
     port.on('data', (chunk: Buffer) => this.events.emitData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
     port.on('error', (error: Error) => (this.failure = error));
@@ -115,6 +118,17 @@ class SerialPortTransport implements SerialTransport {
 
   get closed(): boolean {
     return this.events.closed;
+  }
+
+  get baudRate(): number {
+    return this.rate;
+  }
+
+  async setBaudRate(baud: number): Promise<void> {
+    const port = this.port;
+    if (!port.update) throw new Error(`${this.description} cannot change its bit rate`);
+    await callback((done) => port.update!({ baudRate: baud }, done));
+    this.rate = baud;
   }
 
   write(data: Uint8Array): Promise<void> {

@@ -20,6 +20,10 @@ export interface Transport {
   onClose(listener: (error?: Error) => void): () => void;
   close(): Promise<void>;
   readonly closed: boolean;
+  /** A serial line's bit rate (UART links only). */
+  readonly baudRate?: number;
+  /** Changes this end's bit rate (UART links only); the other end must change too, or bytes arrive as garbage. */
+  setBaudRate?(baud: number): Promise<void>;
 }
 
 export class TransportClosedError extends Error {

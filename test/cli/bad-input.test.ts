@@ -113,6 +113,8 @@ const cases = (): Case[] => [
   [['update', at('app.bin'), '--window', 'abc', '-d', `sim:${at('board.bin')}`], /--window must be a whole number/],
   [['update', at('app.bin'), '--length', '-5', '-d', `sim:${at('board.bin')}`], /--length must be a whole number/],
   [['update', at('app.bin'), '--sha', 'xyz', '-d', `sim:${at('board.bin')}`], /SHA-256 must be 64 hex digits/],
+  [['update', at('app.bin'), '--transfer-baud', '100', '-d', `sim:${at('board.bin')}`], /--transfer-baud must be a whole number of baud, from 9600 to 5000000; got '100'/],
+  [['update', at('app.bin'), '--transfer-baud', '921600', '-d', `sim:${at('board.bin')}`], /has no UART rate to change: a transfer rate works on a serial port; nothing was sent/],
   [['update', at('app.bin'), '--baud', 'fast', '-d', '/dev/ttyUSB9'], /--baud must be a whole number/],
   [['update', at('app.bin')], /no board given/],
   // Device addresses.

@@ -10,7 +10,8 @@ import { consoleStdin, ESP32_STDIN_RING_BYTES, type StrictBoardOptions } from '.
 import type { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
 import { nativeSha256 } from '../../src/node/native-hash.js';
 import { transferImage, type TransferOptions } from '../../src/ota/transfer.js';
-import { ReplClient } from '../../src/repl/index.js';
+import { ReplClient, type RunningProgram } from '../../src/repl/index.js';
+import type { Transport } from '../../src/transport/transport.js';
 import { bootedBoard } from '../helpers/virtual-board.js';
 import { compressibleImage } from '../ota/transfer-helpers.js';
 
@@ -101,4 +102,68 @@ describe('board-faithful virtual ESP32', () => {
     assert.equal(result.retransmits, 0);
     assert.ok(partitionHolds(board, image));
   });
+
+  it('changes the REPL UART rate with machine.UART(0, baudrate=…) as ports/esp32 v1.23 does: soft reset keeps it, hard reset restores 115,200', async () => {
+    const board = await strictBoard({ console: 'uart', baud: 115_200, flashTimeScale: FLASH_TIME_SCALE });
+    const link = board.connect();
+    const client = new ReplClient(link);
+    await client.enterRawRepl();
+    // Without timeout_char the port calls uart_set_rx_full_threshold, which needs a driver: OSError, after the rate changed.
+    const refused = await client.startProgram(
+      // The sleep lets the raw REPL's reply leave at 115,200 first (the port does not wait for its TX FIFO without a driver).
+      'import machine, time\ntime.sleep_ms(50)\ntry:\n machine.UART(0, baudrate=230400)\nexcept OSError as e:\n err = e\ntime.sleep_ms(300)\nprint("refused", err)',
+    );
+    await link.setBaudRate!(230_400);
+    assert.match(await program(refused), /refused \(-259, 'ESP_ERR_INVALID_STATE'\)/, 'the answer comes at 230,400 baud');
+    assert.match(await program(await client.startProgram('import machine\nprint(machine.UART(0, timeout_char=10))')), /UART\(0, baudrate=230400/);
+    await assert.rejects(client.startProgram('import machine\nmachine.UART(0, rxbuf=1024)').then(program), /UART buffer size is fixed/);
+    await client.enterRawRepl({ softReset: true });
+    assert.match(await program(await client.startProgram('import machine\nprint(machine.UART(0, timeout_char=10))')), /baudrate=230400/, 'a soft reset keeps the rate');
+    await board.reset();
+    await link.setBaudRate!(115_200);
+    await client.enterRawRepl();
+    assert.match(await program(await client.startProgram('import machine\nprint(machine.UART(0, timeout_char=10))')), /baudrate=115200/, 'a hard reset puts back 115,200');
+  });
+
+  it('runs the transfer at a faster UART rate when the host follows, and falls back to the old rate when it cannot', async () => {
+    const image = compressibleImage(6 * 4096 + 123, 5);
+    const board = await strictBoard({ console: 'uart', baud: 115_200, flashTimeScale: FLASH_TIME_SCALE });
+    const link = board.connect();
+    const fast = await transferImage(new ReplClient(link), link, image, { ...FAST, baud: 921_600 });
+    assert.equal(fast.baud, 921_600, 'the frames went at 921,600 baud');
+    assert.ok(partitionHolds(board, image));
+    assert.equal(link.baudRate, 115_200, 'the host is back at the old rate');
+
+    // A serial port that cannot do the rate: the agent hears no probe, goes back, and the transfer goes on at 115,200.
+    const stuck: Transport = { ...link, description: link.description, closed: false, baudRate: 115_200, setBaudRate: () => Promise.reject(new Error('rate not supported')) };
+    Object.defineProperty(stuck, 'closed', { get: () => link.closed });
+    const image2 = compressibleImage(6 * 4096 + 77, 6);
+    const slow = await transferImage(new ReplClient(stuck), stuck, image2, { ...FAST, baud: 921_600 });
+    assert.equal(slow.baud, 115_200, 'fell back to the old rate');
+    assert.ok(partitionHolds(board, image2));
+
+    // The host switches, but its bridge garbles the new rate: no answer to the probe, both go back.
+    let garbled = false;
+    const liar: Transport = { ...link, baudRate: 115_200, setBaudRate: async (baud) => { garbled = baud !== 115_200; await link.setBaudRate!(baud === 115_200 ? 115_200 : 460_800); } };
+    Object.defineProperty(liar, 'closed', { get: () => link.closed });
+    const image3 = compressibleImage(6 * 4096 + 5, 7);
+    const back = await transferImage(new ReplClient(liar), liar, image3, { ...FAST, baud: 921_600 });
+    assert.equal(back.baud, 115_200);
+    assert.equal(garbled, false, 'the host went back to 115,200');
+    assert.ok(partitionHolds(board, image3));
+    // The REPL still answers at 115,200.
+    const client = new ReplClient(link);
+    await client.enterRawRepl();
+    assert.match(await program(await client.startProgram('print(6 * 7)')), /42/);
+  });
+
+  it('refuses a rate change on a link without a UART rate before sending anything', async () => {
+    const board = await strictBoard({ console: 'usb-cdc', flashTimeScale: FLASH_TIME_SCALE });
+    const link = board.connect();
+    await assert.rejects(transferImage(new ReplClient(link), link, compressibleImage(4096, 1), { ...FAST, baud: 921_600 }), /has no UART rate to change/);
+  });
 });
+
+async function program(running: RunningProgram): Promise<string> {
+  return new TextDecoder().decode(await running.finish({ timeoutMs: 3000 }));
+}

@@ -22,6 +22,7 @@ interface UpdateCommandOptions extends DeviceOptions {
   confirm?: boolean;
   resume?: boolean;
   window?: number;
+  transferBaud?: number;
   compress?: 'auto' | 'on' | 'off';
   json?: boolean;
   pull?: boolean;
@@ -43,6 +44,11 @@ export function registerUpdateCommand(program: Command): void {
       .option('--confirm', 'mark the new firmware valid once it runs, so the bootloader keeps it')
       .option('--resume', 'continue an interrupted update: blocks already written and verified are not sent again')
       .option('--window <bytes>', 'bytes in flight, at least 64 (default: what the board announces)', integerOption('--window', { min: 64, unit: 'bytes' }))
+      .option(
+        '--transfer-baud <rate>',
+        'serial port: run the board\'s REPL UART at this rate for the transfer, e.g. 921600 (falls back to the port\'s rate when the host cannot follow)',
+        integerOption('--transfer-baud', { min: 9600, max: 5_000_000, unit: 'baud' }),
+      )
       .option('--compress <mode>', 'auto | on | off (default auto: when the board has the deflate module)', choiceOption('--compress', ['auto', 'on', 'off'] as const))
       .option('--pull', 'the board downloads FIRMWARE (a URL it can reach) itself with its ota package, installed or updated in /lib/ota first')
       .option('--force', 'with --pull: write the manifest\'s firmware even if the board already runs that version')
@@ -69,6 +75,7 @@ export function registerUpdateCommand(program: Command): void {
       ...(options.confirm ? { confirm: true } : {}),
       ...(options.resume ? { resume: true } : {}),
       ...(options.window ? { window: options.window } : {}),
+      ...(options.transferBaud ? { transferBaud: options.transferBaud } : {}),
       ...(options.compress ? { compress: options.compress } : {}),
       onStep: (message) => {
         progress?.stop();

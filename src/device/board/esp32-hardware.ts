@@ -9,6 +9,7 @@ import type { InterpreterRuntime, RegisterDeviceModules } from '../micropython/d
 import { FlashBusyClock, NorFlash, PowerCutError, type SharedFlash } from '../nor-flash.js';
 import type { Partition, PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
+import { ConsoleBaud } from '../board-console.js';
 import { networkModule } from './network-module.js';
 import { libraryModule } from './library-module.js';
 import { LittleFs, LittleFsError } from '../../format/littlefs/index.js';
@@ -39,6 +40,8 @@ export interface BoardInit {
   readonly pythonModules: readonly BoardPythonModule[];
   /** The board has a network (the main thread answers `_esp32_net`'s host calls). */
   readonly network: boolean;
+  /** The REPL UART's bit rate (board-console.ts ConsoleBaud): machine.UART(0, baudrate=…) sets it. */
+  readonly consoleBaud: SharedArrayBuffer;
   /** Board-faithful mode: flash operations block the interpreter for their datasheet time times this factor. */
   readonly flashTimeScale?: number;
   /** Board-faithful mode: the board is no more forgiving than a real one (the agent announces a board's window). */
@@ -113,6 +116,7 @@ function hardwareModule(
   heapBytes: (pointer: number, length: number) => Uint8Array,
   files: BoardFiles | undefined,
 ) {
+  const consoleBaud = new ConsoleBaud(board.consoleBaud);
   /** A power cut stops the chip dead: end the program; the device sees the flash powered off. */
   const guarded = <A extends unknown[], R>(call: (...args: A) => R) => (...args: A): R => {
     try {
@@ -160,6 +164,11 @@ function hardwareModule(
     reset_cause: () => board.resetCause,
     /** 1 in board-faithful mode: no more stdin than a board's ring (the transfer agent asks). */
     strict: () => (board.strict ? 1 : 0),
+    /** The REPL UART's rate: read (0) or set (ports/esp32 machine_uart.c, uart_set_baudrate). */
+    uart_repl_baud: (baud: number) => {
+      if (baud > 0) consoleBaud.rate = baud;
+      return consoleBaud.rate;
+    },
     unique_id_hex: () => board.uniqueIdHex,
   };
 }

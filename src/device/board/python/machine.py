@@ -51,3 +51,34 @@ class RTC:
 
     def init(self, value):
         self.datetime(value)
+
+
+class UART:
+    # machine.UART of ports/esp32/machine_uart.c (v1.23) for UART0, the REPL's
+    # (the only UART the virtual board has). make_new leaves the REPL UART's
+    # driver alone (none is installed: uart.c has its own interrupt handler
+    # and stdin ring), so init() sets the rate with uart_set_baudrate, which
+    # needs no driver, and the REPL goes on at the new rate. Then, with
+    # timeout_char shorter than a character, it calls
+    # uart_set_rx_full_threshold, which returns ESP_ERR_INVALID_STATE without
+    # a driver: OSError, after the rate has changed. rxbuf/txbuf are refused.
+    # uart_stdout_init puts back 115200 at each boot, not at a soft reset.
+    def __init__(self, id, baudrate=0, bits=0, parity=None, stop=0, **kw):
+        if id != 0:
+            raise ValueError("UART(%d) is not modelled by the virtual board (only UART(0), the REPL's)" % id)
+        self._timeout_char = 0
+        self.init(baudrate, bits, parity, stop, **kw)
+
+    def init(self, baudrate=0, bits=0, parity=None, stop=0, *, rxbuf=-1, txbuf=-1, timeout=-1, timeout_char=-1, **other):
+        if rxbuf >= 0 or txbuf >= 0:
+            raise ValueError("UART buffer size is fixed")
+        if baudrate > 0:
+            _esp32_hw.uart_repl_baud(baudrate)
+        baud = _esp32_hw.uart_repl_baud(0)
+        if timeout_char != -1:
+            self._timeout_char = timeout_char
+        if self._timeout_char // (12000 // baud + 1) < 1:
+            raise OSError(-259, "ESP_ERR_INVALID_STATE")
+
+    def __repr__(self):
+        return "UART(0, baudrate=%d, timeout_char=%d)" % (_esp32_hw.uart_repl_baud(0), self._timeout_char)
