@@ -209,3 +209,31 @@ describe('ota.fleet on a virtual board (main.py: ota.fleet.run) against aedes an
     await until('the log of the new connection', () => (output.match(/fleet: connected/g) ?? []).length === connects + 1);
   });
 });
+
+describe('ota.fleet.Fleet polled from an app loop', () => {
+  it('poll() returns while the broker is unreachable (backing off), then connects, keeps the connection alive with pings, and acts on a command', async () => {
+    const app = await networkBoard();
+    try {
+      await installBoardPackage(app.client, { sha256: nativeSha256 });
+      const closed = await startTestBroker();
+      await closed.close(); // a port where nothing listens
+      const away = await app.run(
+        `import ota.fleet\nf = ota.fleet.Fleet("${closed.url}", "poll-lab", device_id="poller")\nf.poll()\nprint(f.connected, f.backoff)\nf.poll()\nprint(f.connected, f.backoff)`,
+      );
+      assert.match(away, /fleet: connecting to 127\.0\.0\.1:\d+ as esp32-ota-poller\nfleet: connection lost \(OSError\(104,?\)\); reconnecting in 1 s\nFalse 2000\nFalse 2000\n$/, 'the second poll, within the backoff, does not connect');
+      let pings = 0;
+      broker.aedes.on('ping', (_packet, client) => client.id === 'esp32-ota-poller' && pings++);
+      const from = statuses.length;
+      const live = await app.run(`f = ota.fleet.Fleet("${broker.url}", "lab", device_id="poller", keepalive=1)\nfor i in range(30):\n    f.poll(100)\nprint(f.connected)`);
+      assert.match(live, /fleet: connected; following esp32-ota\/lab\/devices\/poller\/command\nTrue\n$/);
+      assert.ok(pings >= 3, `${pings} pings in 3 s with keepalive 1 s`);
+      assert.equal(statuses.slice(from).find((s) => s.device === 'poller')?.update, null);
+      await host.publishAsync(`${PREFIX}poller/command`, JSON.stringify({ rollout: 'r-poll', manifest: `${server.url}missing.json`, version: 'v1.30.0' }), { qos: 1, retain: true });
+      const acted = await app.run('for i in range(50):\n    f.poll(100)\n    if f.state.get("result") == "failed":\n        break\nprint(f.state["rollout"], f.state["result"])');
+      assert.match(acted, /r-poll failed\n$/);
+      await until('the failed status of the polled board', () => statuses.find((s) => s.device === 'poller' && s.update?.result === 'failed'));
+    } finally {
+      await app.stop();
+    }
+  });
+});
