@@ -23,7 +23,9 @@ def reset_cause():
 
 
 def unique_id():
-    return _esp32_hw.unique_id()
+    import binascii
+
+    return binascii.unhexlify(_esp32_hw.unique_id_hex())
 
 
 def freq(hz=None):
