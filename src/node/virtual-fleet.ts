@@ -14,7 +14,7 @@ import type { VirtualEsp32 } from '../device/virtual-esp32.js';
 import type { SharedFlash } from '../device/nor-flash.js';
 import { loadBoardPackage, PACKAGE_DIRECTORY } from '../ota/board-package.js';
 import { checkFlashFilePath, loadFlashFile, lockFlashFile, saveFlashFile, type FlashLock } from './flash-file.js';
-import { HostNetwork, type NetworkFaults } from './host-network.js';
+import { HostNetwork, type HostNetworkOptions } from './host-network.js';
 import { freshFlash, virtualBoard, type FreshFlashOptions } from './virtual-board.js';
 
 export interface VirtualFleetOptions {
@@ -32,8 +32,8 @@ export interface VirtualFleetOptions {
   readonly firmware?: FreshFlashOptions['firmware'];
   /** The health check fails on boards that run this firmware version (e.g. 'v1.23.0'): a firmware that does not come up. */
   readonly healthFailVersion?: string;
-  /** Network faults of each board (by index); default none. */
-  readonly faults?: (index: number) => NetworkFaults | undefined;
+  /** Each board's network (by index): access point, faults, routes; default a plain one. */
+  readonly network?: (index: number) => HostNetworkOptions | undefined;
   /** Who locks the flash files (shown to a second esp32-ota that finds them locked). */
   readonly command?: string;
 }
@@ -110,8 +110,7 @@ export class VirtualFleet {
         } else {
           flash = freshFlash({ ...(options.firmware && { firmware: options.firmware }) });
         }
-        const faults = options.faults?.(index);
-        const network = new HostNetwork(faults ? { faults } : {});
+        const network = new HostNetwork(options.network?.(index) ?? {});
         const id = fleetDeviceId(options.fleet, index);
         const board = virtualBoard(flash, { network, uniqueId: id });
         for (const [path, data] of files) board.writeFile(path, data);
