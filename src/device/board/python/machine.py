@@ -23,7 +23,10 @@ def reset_cause():
 
 
 def unique_id():
-    return _esp32_hw.unique_id()
+    # The eFuse base MAC: 6 bytes (modmachine.c's esp_efuse_mac_get_default).
+    import binascii
+
+    return binascii.unhexlify(_esp32_hw.unique_id_hex())
 
 
 def freq(hz=None):
