@@ -6,6 +6,6 @@ import { listBoardPythonModules } from '../device/board/python-modules.js';
 let cached: BoardPythonModule[] | undefined;
 
 export function boardPythonModules(): BoardPythonModule[] {
-  cached ??= listBoardPythonModules((name) => readFileSync(new URL(`../device/board/python/${name}.py`, import.meta.url), 'utf8'));
+  cached ??= listBoardPythonModules((path) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8'));
   return cached;
 }

@@ -12,12 +12,12 @@ import { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
 import { buildFreshFlash, buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
 import type { BoardLink } from '../../src/ota/engine.js';
 
-const PYTHON_SOURCES = import.meta.glob<string>('../../src/device/board/python/*.py', { query: '?raw', import: 'default', eager: true });
+const PYTHON_SOURCES = import.meta.glob<string>(['../../src/device/board/python/*.py', '../../device/ota/mqtt.py'], { query: '?raw', import: 'default', eager: true });
 
 /** The same modules as the Node side (src/node/board-python.ts); the page's board has no network, so those are not installed. */
-const PYTHON_MODULES = listBoardPythonModules((name) => {
-  const source = PYTHON_SOURCES[`../../src/device/board/python/${name}.py`];
-  if (source === undefined) throw new Error(`the page was built without the board module ${name}.py`);
+const PYTHON_MODULES = listBoardPythonModules((path) => {
+  const source = PYTHON_SOURCES[`../../${path}`];
+  if (source === undefined) throw new Error(`the page was built without the board module ${path}`);
   return source;
 });
 

@@ -188,6 +188,13 @@ function installPythonModules(mp: MicroPython, modules: BoardInit['pythonModules
     lines.push(`exec(compile(${JSON.stringify(source)}, ${JSON.stringify(BOARD_SOURCE_NAME)}, 'exec'), _namespace)`);
     lines.push(`sys.modules[${JSON.stringify(name)}] = _BuiltinModule(${JSON.stringify(name)}, _namespace)`);
     if (alias) lines.push(`sys.modules[${JSON.stringify(alias)}] = sys.modules[${JSON.stringify(name)}]`);
+    const dot = name.lastIndexOf('.');
+    if (dot > 0) {
+      // A module of a package (umqtt.simple): the package is a module too, with the module as its attribute.
+      const parent = JSON.stringify(name.slice(0, dot));
+      lines.push(`if ${parent} not in sys.modules: sys.modules[${parent}] = _BuiltinModule(${parent}, {})`);
+      lines.push(`setattr(sys.modules[${parent}], ${JSON.stringify(name.slice(dot + 1))}, sys.modules[${JSON.stringify(name)}])`);
+    }
   }
   lines.push('del _namespace, _BuiltinModule, sys');
   mp.runPython(lines.join('\n'));

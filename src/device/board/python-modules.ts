@@ -8,7 +8,17 @@ import type { BoardPythonModule } from './esp32-hardware.js';
 
 /** In installation order: a module may import those before it. */
 const MODULES = ['os', 'errno', 'io', 'hashlib', 'cryptolib', 'esp32', 'machine', 'flashbdev', '_flashfs', 'esp'] as const;
-const NETWORK_MODULES = ['socket', 'select', 'network', 'tls', 'ssl', 'requests', 'mip', 'ntptime'] as const;
+const NETWORK_MODULES = ['socket', 'select', 'network', 'tls', 'ssl', 'requests', 'mip', 'ntptime', 'umqtt.simple'] as const;
+
+/**
+ * Where a module's source is, from the repository's root (the build keeps the
+ * same layout under dist/). umqtt.simple is the ota package's own MQTT client
+ * (device/ota/mqtt.py): one file, frozen on the virtual board as the official
+ * firmware freezes micropython-lib's, and shipped in the package for boards without it.
+ */
+export function boardPythonModulePath(name: string): string {
+  return name === 'umqtt.simple' ? 'device/ota/mqtt.py' : `src/device/board/python/${name}.py`;
+}
 
 /** Names the ESP32 build also answers to: `u` + a C module's name, and the frozen urequests. */
 const ALIASES: Record<string, string> = Object.fromEntries([
@@ -16,10 +26,11 @@ const ALIASES: Record<string, string> = Object.fromEntries([
   ['requests', 'urequests'],
 ]);
 
-export function listBoardPythonModules(readSource: (name: string) => string): BoardPythonModule[] {
+/** `readSource` gets the path boardPythonModulePath gives. */
+export function listBoardPythonModules(readSource: (path: string) => string): BoardPythonModule[] {
   const load = (name: string, needsNetwork: boolean): BoardPythonModule => ({
     name,
-    source: readSource(name),
+    source: readSource(boardPythonModulePath(name)),
     ...(needsNetwork && { needsNetwork }),
     ...(ALIASES[name] && { alias: ALIASES[name] }),
   });
