@@ -1,8 +1,11 @@
 /** Errors the CLI reports as one line, with no stack trace. */
+import { FleetError } from '../fleet/errors.js';
 import { FormatError } from '../format/errors.js';
+import { BrokerError } from '../node/mqtt-connection.js';
 import { FlashFileError } from '../node/flash-file.js';
 import { FileStoreError } from '../fs/file-store.js';
 import { OtaError } from '../ota/engine.js';
+import { ManifestError } from '../ota/manifest.js';
 import { TransferError } from '../ota/errors.js';
 import { DeviceError, ReplProtocolError, ReplTimeoutError } from '../repl/index.js';
 import { TransportClosedError } from '../transport/transport.js';
@@ -30,6 +33,9 @@ export function isExpectedError(error: unknown): error is Error {
     error instanceof FormatError ||
     error instanceof FlashFileError ||
     error instanceof FileStoreError ||
+    error instanceof FleetError ||
+    error instanceof ManifestError ||
+    error instanceof BrokerError ||
     error instanceof OtaError ||
     error instanceof TransferError ||
     error instanceof DeviceError ||

@@ -64,3 +64,12 @@ export function inFile<T>(path: string, parse: () => T): T {
     throw error;
   }
 }
+
+/** A PEM file (certificate, key, CA) for a TLS option. */
+export async function readPemFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch {
+    throw new UserError(`${path}: cannot read it (a PEM file is needed)`);
+  }
+}

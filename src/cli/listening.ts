@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { UserError } from './errors.js';
 
 /** Starts a server, turning what the system says about the address into advice. */
@@ -14,4 +15,13 @@ export async function listening<T>(start: () => Promise<T>, host: string, port: 
     }
     throw error;
   }
+}
+
+/** A server's URL as a board on the network can use it: one per IPv4 address of this computer when it listens on every interface. */
+export function reachableUrls(url: string): string[] {
+  if (!/\/\/(0\.0\.0\.0|\[::\]):/.test(url)) return [url];
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((address) => address && address.family === 'IPv4' && !address.internal)
+    .map((address) => url.replace(/\/\/[^/]+:/, `//${address!.address}:`));
 }

@@ -45,3 +45,13 @@ export function parseCredentials(option: string, text: string): { user: string; 
   if (colon <= 0) throw new UserError(`${option} must be USER:PASSWORD`);
   return { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
+
+/** A duration: seconds (`90`, `90s`, `1.5s`), minutes (`10m`) or hours (`1h`); returns milliseconds. */
+export function durationOption(option: string): (text: string) => number {
+  return (text) => {
+    const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(text.trim());
+    const value = match ? Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 's' | 'm' | 'h'] : NaN;
+    if (!Number.isFinite(value) || value <= 0) throw new UserError(`${option} must be a duration above 0 in seconds, or with s, m or h (90, 90s, 10m, 1h); got '${text}'`);
+    return value;
+  };
+}

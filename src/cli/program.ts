@@ -15,6 +15,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerInstallPackageCommand } from './commands/install-package.js';
 import { registerWebCommand } from './commands/web.js';
 import { registerFsCommand } from './commands/fs.js';
+import { registerFleetCommands } from './commands/fleet.js';
 
 export function buildProgram(): Command {
   const program = new Command('esp32-ota')
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerInstallPackageCommand(program);
   registerWebCommand(program);
   registerFsCommand(program);
+  registerFleetCommands(program);
   return program;
 }
 

@@ -78,3 +78,58 @@ export function signedText(manifest: OtaManifest): string {
   ];
   return `${lines.join('\n')}\n`;
 }
+
+/** A manifest that cannot be used: the message names the source and what is wrong. */
+export class ManifestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ManifestError';
+  }
+}
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/** Reads and checks a manifest's text as the board's check_manifest does, and more strictly (every field's type). */
+export function parseManifest(text: string, source: string): OtaManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ManifestError(`${source} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ManifestError(`${source} must be a JSON object with keys "firmware", "sha" and "length", not ${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`}`);
+  }
+  const record = value as Record<string, unknown>;
+  const missing = ['firmware', 'sha', 'length'].filter((key) => !Object.hasOwn(record, key));
+  if (missing.length > 0) throw new ManifestError(`${source} must be a JSON object with keys "firmware", "sha" and "length" (missing: ${missing.join(', ')})`);
+  const problems = [...fileProblems(record, ''), ...['version', 'chip', 'project', 'idf'].filter((key) => record[key] !== undefined && typeof record[key] !== 'string').map((key) => `"${key}" must be a string`)];
+  const compression = record['compression'];
+  if (compression !== undefined) {
+    if (typeof compression !== 'object' || compression === null || Array.isArray(compression)) problems.push('"compression" must be an object');
+    else {
+      const c = compression as Record<string, unknown>;
+      if (c['method'] !== 'deflate') problems.push('"compression.method" must be "deflate"');
+      if (!Number.isInteger(c['wbits']) || (c['wbits'] as number) < 8 || (c['wbits'] as number) > MAX_WINDOW_BITS) problems.push(`"compression.wbits" must be a whole number from 8 to ${MAX_WINDOW_BITS}`);
+      problems.push(...fileProblems(c, 'compression.'));
+    }
+  }
+  const signature = record['signature'];
+  if (signature !== undefined && (typeof signature !== 'string' || !/^[0-9a-fA-F]{128}$/.test(signature))) problems.push('"signature" must be 128 hex digits (an Ed25519 signature)');
+  if (problems.length > 0) throw new ManifestError(`${source}: ${problems.join('; ')}`);
+  return record as unknown as OtaManifest;
+}
+
+function fileProblems(record: Record<string, unknown>, prefix: string): string[] {
+  const problems: string[] = [];
+  if (typeof record['firmware'] !== 'string' || record['firmware'] === '') problems.push(`"${prefix}firmware" must be a file name or URL`);
+  if (typeof record['sha'] !== 'string' || !HEX64.test(record['sha'])) problems.push(`"${prefix}sha" must be 64 hex digits (a SHA-256)`);
+  if (!Number.isSafeInteger(record['length']) || (record['length'] as number) <= 0) problems.push(`"${prefix}length" must be a positive whole number of bytes`);
+  return problems;
+}
+
+/** The seed's rule, as the board applies it: http(s) URLs and / paths are absolute; anything else is relative to the manifest's folder. */
+export function resolveFirmwareUrl(manifestUrl: string, firmware: string): string {
+  if (/^https?:\/\//i.test(firmware) || firmware.startsWith('/')) return firmware;
+  return manifestUrl.slice(0, manifestUrl.lastIndexOf('/') + 1) + firmware;
+}

@@ -1,10 +1,10 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startOtaServer, type ServerAuth } from '../../node/ota-server.js';
 import { UserError } from '../errors.js';
-import { listening } from '../listening.js';
+import { readPemFile } from '../files.js';
+import { listening, reachableUrls } from '../listening.js';
 import { integerOption, parseCredentials } from '../option-values.js';
 import { printText } from '../output.js';
 
@@ -37,20 +37,14 @@ export function registerServeCommand(program: Command): void {
       if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UserError('HTTPS needs both --tls-cert and --tls-key');
       const info = await stat(dir).catch(() => undefined);
       if (!info?.isDirectory()) throw new UserError(`${dir}: no such folder`);
-      const tls = options.tlsCert && options.tlsKey ? { cert: await readPem(options.tlsCert), key: await readPem(options.tlsKey) } : undefined;
+      const tls = options.tlsCert && options.tlsKey ? { cert: await readPemFile(options.tlsCert), key: await readPemFile(options.tlsKey) } : undefined;
       const server = await listening(
         () => startOtaServer({ root: dir, host: options.host, port, ...(auth ? { auth } : {}), ...(tls ? { tls } : {}), log: (line) => printText(line) }),
         options.host,
         port,
       );
       const manifests = (await readdir(dir)).filter((name) => name.endsWith('.json') && !name.startsWith('.'));
-      // Listening on every interface: name the addresses a board on the network can use.
-      const reachable = /\/\/(0\.0\.0\.0|\[::\]):/.test(server.url)
-        ? Object.values(networkInterfaces())
-            .flat()
-            .filter((address) => address && address.family === 'IPv4' && !address.internal)
-            .map((address) => server.url.replace(/\/\/[^/]+:/, `//${address!.address}:`))
-        : [server.url];
+      const reachable = reachableUrls(server.url);
       const base = reachable[0] ?? server.url;
       printText(
         [
@@ -65,12 +59,4 @@ export function registerServeCommand(program: Command): void {
       await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
       await server.close();
     });
-}
-
-async function readPem(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch {
-    throw new UserError(`${path}: cannot read it (a PEM file is needed)`);
-  }
 }
