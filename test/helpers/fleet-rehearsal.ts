@@ -69,6 +69,8 @@ export interface FleetObserver {
   readonly messages: Map<string, number>;
   /** Every update result each device reported, in order. */
   readonly results: Map<string, string[]>;
+  /** Every new update result, as it came: which device, which result. */
+  readonly timeline: { readonly device: string; readonly result: string }[];
   /** Resolves when `check` holds for the statuses; rejects after `timeoutMs` with what was seen. */
   waitFor(what: string, check: (statuses: Map<string, DeviceStatus>) => boolean, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -80,6 +82,7 @@ export async function observeFleet(broker: string, fleet: string, prefix = 'esp3
   const statuses = new Map<string, DeviceStatus>();
   const messages = new Map<string, number>();
   const results = new Map<string, string[]>();
+  const timeline: { device: string; result: string }[] = [];
   const waiters = new Set<() => void>();
   const base = `${prefix}/${fleet}/`;
   client.on('message', (topic, payload) => {
@@ -92,7 +95,10 @@ export async function observeFleet(broker: string, fleet: string, prefix = 'esp3
       statuses.set(key, status);
       if (status.update) {
         const list = results.get(key) ?? [];
-        if (list.at(-1) !== status.update.result) list.push(status.update.result);
+        if (list.at(-1) !== status.update.result) {
+          list.push(status.update.result);
+          timeline.push({ device: key, result: status.update.result });
+        }
         results.set(key, list);
       }
       for (const wake of [...waiters]) wake();
@@ -103,6 +109,7 @@ export async function observeFleet(broker: string, fleet: string, prefix = 'esp3
     statuses,
     messages,
     results,
+    timeline,
     waitFor: (what, check, timeoutMs) =>
       new Promise<void>((resolve, reject) => {
         const wake = () => {
