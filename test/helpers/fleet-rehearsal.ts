@@ -69,9 +69,11 @@ export interface FleetObserver {
   readonly messages: Map<string, number>;
   /** Every update result each device reported, in order. */
   readonly results: Map<string, string[]>;
+  /** Devices that have been sent a (non-empty) command. */
+  readonly commanded: Set<string>;
   /** Every new update result, as it came: which device, which result. */
   readonly timeline: { readonly device: string; readonly result: string }[];
-  /** Resolves when `check` holds for the statuses; rejects after `timeoutMs` with what was seen. */
+  /** Resolves when `check` holds (checked at every status and command); rejects after `timeoutMs` with what was seen. */
   waitFor(what: string, check: (statuses: Map<string, DeviceStatus>) => boolean, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -83,6 +85,7 @@ export async function observeFleet(broker: string, fleet: string, prefix = 'esp3
   const messages = new Map<string, number>();
   const results = new Map<string, string[]>();
   const timeline: { device: string; result: string }[] = [];
+  const commanded = new Set<string>();
   const waiters = new Set<() => void>();
   const base = `${prefix}/${fleet}/`;
   client.on('message', (topic, payload) => {
@@ -90,6 +93,10 @@ export async function observeFleet(broker: string, fleet: string, prefix = 'esp3
     const parts = topic.slice(base.length).split('/');
     const key = parts[0] === 'devices' ? parts[1]! : parts[0]!;
     messages.set(key, (messages.get(key) ?? 0) + 1);
+    if (parts[0] === 'devices' && parts[2] === 'command' && payload.length > 0) {
+      commanded.add(key);
+      for (const wake of [...waiters]) wake();
+    }
     if (parts[0] === 'devices' && parts[2] === 'status' && payload.length > 0) {
       const status = JSON.parse(payload.toString('utf8')) as DeviceStatus;
       statuses.set(key, status);
@@ -110,6 +117,7 @@ export async function observeFleet(broker: string, fleet: string, prefix = 'esp3
     messages,
     results,
     timeline,
+    commanded,
     waitFor: (what, check, timeoutMs) =>
       new Promise<void>((resolve, reject) => {
         const wake = () => {
