@@ -5,7 +5,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, describe, it } from 'node:test';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startFleetBroker } from '../../src/node/mqtt-broker.js';
+import { observeFleet } from '../helpers/fleet-rehearsal.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualFleet, fleetDeviceId, fleetMainPy } from '../../src/node/virtual-fleet.js';
@@ -15,6 +19,7 @@ import type { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
 import { ReplClient } from '../../src/repl/index.js';
 import { runCliInProcess } from '../helpers/run-cli.js';
 
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const folder = mkdtempSync(join(tmpdir(), 'esp32-ota-fleet-'));
 after(() => rmSync(folder, { recursive: true, force: true }));
 const text = (bytes: Uint8Array | undefined) => (bytes ? new TextDecoder().decode(bytes) : undefined);
@@ -77,6 +82,38 @@ describe('VirtualFleet', () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+describe('esp32-ota sim --fleet', () => {
+  it('runs the boards until Ctrl-C: they report to the broker under the ids it prints, and their flash files are saved', async () => {
+    const broker = await startFleetBroker({ port: 0 });
+    const observer = await observeFleet(broker.url, 'cli');
+    const dir = join(folder, 'cli');
+    mkdirSync(dir);
+    const sim = spawn(process.execPath, [CLI, 'sim', '--fleet', '2', '--broker', broker.url, '--fleet-name', 'cli', '--flash-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    sim.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    sim.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await observer.waitFor('two statuses', (statuses) => statuses.size === 2, 60_000);
+      const ids = [...output.matchAll(/^ +(\d) +([0-9a-f]{12}) +ota_0 0x10000 v1\.27\.0 +(\S+)$/gm)].map((match) => [match[1], match[2], match[3]]);
+      assert.deepEqual(ids, [
+        ['0', fleetDeviceId('cli', 0), join(dir, 'board-00.bin')],
+        ['1', fleetDeviceId('cli', 1), join(dir, 'board-01.bin')],
+      ], output);
+      assert.deepEqual([...observer.statuses.keys()].sort(), [fleetDeviceId('cli', 0), fleetDeviceId('cli', 1)].sort());
+      assert.match(output, new RegExp(`^\\[${fleetDeviceId('cli', 1)}\\] rst:0x1 \\(POWERON_RESET\\)`, 'm'), 'each board\'s lines carry its id');
+    } finally {
+      const exited = new Promise((resolve) => sim.once('exit', resolve));
+      sim.kill('SIGINT');
+      await exited;
+      await observer.close();
+      await broker.close();
+    }
+    assert.equal(sim.exitCode, 0, output);
+    assert.match(output, /the fleet stopped; flash files saved in/);
+    assert.deepEqual(readdirSync(dir).sort(), ['board-00.bin', 'board-01.bin'], 'saved, and the locks released');
   });
 });
 
