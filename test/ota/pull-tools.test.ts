@@ -203,10 +203,10 @@ describe('esp32-ota install-package and update --pull on a sim: board', () => {
     assert.equal(runCli(['install-package', '-d', board, '--check']).code, 1);
     const installed = runCli(['install-package', '-d', board, '--key', join(folder, 'fleet.pub')]);
     assert.equal(installed.code, 0, installed.stderr);
-    assert.match(installed.stdout, /Installed the ota package [\d.]+ in \/lib\/ota: wrote __init__\.py, ed25519\.py, http\.py, mqtt\.py, rollback\.py, status\.py, update\.py\./);
+    assert.match(installed.stdout, /Installed the ota package [\d.]+ in \/lib\/ota: wrote __init__\.py, ed25519\.py, fleet\.py, http\.py, mqtt\.py, rollback\.py, status\.py, update\.py\./);
     const check = runCli(['install-package', '-d', board, '--check']);
     assert.equal(check.code, 0);
-    assert.match(check.stdout, /is current \(6 files\)/);
+    assert.match(check.stdout, /is current \(8 files\)/);
 
     // app.json is signed with fleet.key (above) and names its firmware on a CDN: publish it here instead.
     const manifest = JSON.parse(readFileSync(join(folder, 'app.json'), 'utf8')) as OtaManifest;

@@ -23,7 +23,6 @@ def reset_cause():
 
 
 def unique_id():
-    # The eFuse base MAC: 6 bytes (modmachine.c's esp_efuse_mac_get_default).
     import binascii
 
     return binascii.unhexlify(_esp32_hw.unique_id_hex())
