@@ -68,7 +68,7 @@ export function fleetMainPy(options: Pick<VirtualFleetOptions, 'broker' | 'fleet
     '    return ota.status.firmware_version() != FAILING_VERSION',
     '',
     '',
-    `ota.fleet.run(${JSON.stringify(options.broker)}, ${JSON.stringify(options.fleet)}, health_check=health_check${options.prefix ? `, prefix=${JSON.stringify(options.prefix)}` : ''})`,
+    `ota.fleet.run(${JSON.stringify(options.broker)}, ${JSON.stringify(options.fleet)}, health=health_check${options.prefix ? `, prefix=${JSON.stringify(options.prefix)}` : ''})`,
     '',
   ].join('\n');
 }

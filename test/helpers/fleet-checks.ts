@@ -38,7 +38,7 @@ export async function assertRolledOut(rehearsal: Rehearsal, args: readonly strin
 
   const table = await rehearsal.status(['--wait', '2']);
   assert.equal(table.code, 0, table.stderr);
-  for (const { id } of fleet.boards) assert.match(table.stdout, new RegExp(`^${id} +esp32 +${site.version.replaceAll('.', '\\.')} +ota_1 +valid +yes +yes +success`, 'm'), table.stdout);
+  for (const { id } of fleet.boards) assert.match(table.stdout, new RegExp(`^ *${id} +esp32 +${site.version.replaceAll('.', '\\.')} +ota_1 +valid +yes +yes +success`, 'm'), table.stdout);
   assert.match(table.stdout, new RegExp(`${size} devices, ${size} on ${site.version.replaceAll('.', '\\.')}`));
   const json = await rehearsal.status(['--wait', '2', '--json']);
   const snapshot = JSON.parse(json.stdout) as { devices: { device: string; version: string; confirmed: boolean }[]; rollout: { state: string } };

@@ -46,6 +46,7 @@ export async function rehearseFaults(t: TestContext, broker: RestartableBroker, 
     const context = `${result.stdout}\n${result.stderr}\n${rehearsal.describe()}`;
     assert.equal(result.code, 0, context);
     assert.match(result.stdout, /Done: 4 of 4 devices run v1\.23\.0\./, context);
+    assert.match(result.stderr, /Lost the broker: reconnecting…[^]*Reconnected to the broker/, `the rollout lived through the restart\n${context}`);
     await observer.waitFor('every board on the new app, confirmed', (statuses) => [...statuses.values()].every((s) => s.version === site.version && s.confirmed), 20_000);
     for (const { id, board } of fleet.boards) {
       assert.equal(board.booted?.partition.label, 'ota_1', `board ${id} boots the new app\n${context}`);
