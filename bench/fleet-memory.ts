@@ -6,13 +6,13 @@
  * process as JSON.
  */
 import { VirtualFleet } from '../src/node/virtual-fleet.js';
-import { startTestBroker } from '../test/helpers/mqtt-broker.js';
+import { startFleetBroker } from '../src/node/mqtt-broker.js';
 import { observeFleet } from '../test/helpers/fleet-rehearsal.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
 const size = Number(process.argv[2]);
-const broker = await startTestBroker();
+const broker = await startFleetBroker({ port: 0 });
 const observer = await observeFleet(broker.url, 'memory');
 gc();
 const before = process.memoryUsage();

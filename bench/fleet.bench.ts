@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { humanSize } from '../src/format/units.js';
 import { FIRMWARE } from './formats.bench.js';
-import { rehearseRollout } from './fleet-rollout.js';
+import { rehearseRollout, type RolloutFigures } from './fleet-rollout.js';
 
-const MEMORY_FLEETS = [1, 4, 8, 16];
-const ROLLOUT_FLEET = 8;
+const MEMORY_FLEETS = [1, 4, 8, 16, 32];
+const ROLLOUT_FLEET = 16;
 
 interface MemoryRow {
   readonly boards: number;
@@ -29,21 +29,25 @@ function measureMemory(boards: number): MemoryRow {
 
 export async function benchFleet(): Promise<string[]> {
   const lines = ['fleet: virtual boards following an embedded broker (each fleet in its own process)'];
+  let first: MemoryRow | undefined;
   for (const boards of MEMORY_FLEETS) {
     const row = measureMemory(boards);
+    first ??= row;
+    const added = boards > 1 ? `, ${humanSize((row.rssBytes - first.rssBytes) / (boards - 1))} per board added to one` : '';
     lines.push(
-      `  ${String(boards).padStart(2)} boards: RSS +${humanSize(row.rssBytes).padStart(9)} (${humanSize(row.rssBytes / boards)} per board), ` +
-        `JS heap +${humanSize(row.heapBytes)}, all reporting after ${(row.bootMs / 1000).toFixed(1)} s`,
+      `  ${String(boards).padStart(2)} boards: RSS +${humanSize(row.rssBytes).padStart(9)} (${humanSize(row.rssBytes / boards)} per board${added}), ` +
+        `JS heap +${humanSize(row.heapBytes)}, all reporting after ${(row.bootMs / 1000).toFixed(1)} s (${(row.bootMs / 1000 / boards).toFixed(2)} s per board)`,
     );
   }
   const firmware = new Uint8Array(await readFile(FIRMWARE));
   const single = await rehearseRollout(firmware, 1);
   const fleet = await rehearseRollout(firmware, ROLLOUT_FLEET);
+  const messages = (figures: RolloutFigures) =>
+    `${figures.messagesPerBoard.toFixed(1)} broker messages per board (${figures.boardMessagesPerBoard.toFixed(1)} from the board, ${(figures.messagesPerBoard - figures.boardMessagesPerBoard).toFixed(1)} from the rollout)`;
   lines.push(
-    `fleet rollout of the real v1.23.0 app in three stages (embedded broker, esp32-ota serve, compressed download)`,
-    `  1 board:   ${(single.rolloutMs / 1000).toFixed(1)} s (baseline), ${single.messagesPerBoard.toFixed(1)} broker messages per board`,
-    `  ${ROLLOUT_FLEET} boards:  ${(fleet.rolloutMs / 1000).toFixed(1)} s = ${(fleet.rolloutMs / single.rolloutMs).toFixed(2)}x one board's, ` +
-      `${fleet.messagesPerBoard.toFixed(1)} broker messages per board (${(fleet.messagesPerBoard / single.messagesPerBoard).toFixed(2)}x)`,
+    `fleet rollout of the real v1.23.0 app, stages 12%,50%,100% (embedded broker, esp32-ota serve, compressed download; fleet rollout timed start to end)`,
+    `  ${String(1).padStart(2)} board:  ${(single.rolloutMs / 1000).toFixed(1).padStart(5)} s (baseline), ${messages(single)}`,
+    `  ${String(ROLLOUT_FLEET).padStart(2)} boards: ${(fleet.rolloutMs / 1000).toFixed(1).padStart(5)} s = ${(fleet.rolloutMs / single.rolloutMs).toFixed(2)}x one board's, ${messages(fleet)}`,
   );
   return lines;
 }
