@@ -222,7 +222,8 @@ export class RolloutMachine {
     if (always || comparable !== this.published) {
       this.published = comparable;
       this.current.updated = new Date(now).toISOString();
-      effects.push({ kind: 'state', state: this.state });
+      // The state goes first: a host that stops between the two finds the rollout to resume.
+      effects.unshift({ kind: 'state', state: this.state });
     }
     return { effects, events };
   }

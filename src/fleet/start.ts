@@ -15,6 +15,8 @@ export interface RolloutRequest {
   /** Default 0 for a new rollout; a resumed one keeps its own unless this is given. */
   readonly maxFailures?: number;
   readonly now: number;
+  /** A fixed id for a new rollout (tests, benchmarks: its order is then known in advance); default r-YYYYMMDD-xxxxxx. */
+  readonly id?: string;
 }
 
 export type RolloutStart =
@@ -27,7 +29,7 @@ export function planRolloutStart(recorded: RolloutState | undefined, request: Ro
   if (recorded && recorded.manifest === request.manifest && recorded.version === request.version) return resume(recorded, request);
   if (statuses.size === 0) throw new FleetError('no device of this fleet has reported (no retained status on the broker): there is nothing to roll out to; check --broker, --fleet and --prefix');
   if (!request.stages) throw new FleetError('a new rollout needs --stages, e.g. --stages 5%,25%,100%');
-  const id = newRolloutId(request.manifest, request.version, request.now, sha256);
+  const id = request.id ?? newRolloutId(request.manifest, request.version, request.now, sha256);
   const time = new Date(request.now).toISOString();
   const state: RolloutState = {
     id,

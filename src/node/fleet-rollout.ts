@@ -25,6 +25,8 @@ export interface RolloutOptions extends BrokerOptions {
   readonly stageTimeoutMs: number;
   /** The longest to listen for the broker's retained messages at the start (default 5 s). */
   readonly waitMs?: number;
+  /** A fixed id for a new rollout, so that its order (rolloutOrder(id, devices)) is known in advance: for tests and benchmarks. */
+  readonly rolloutId?: string;
   /** Stops the rollout where it is (it stays resumable). */
   readonly signal?: AbortSignal;
 }
@@ -96,7 +98,7 @@ async function drive(connection: FleetConnection, topics: FleetTopics, manifest:
 
   const start = planRolloutStart(
     records.rollout ?? undefined,
-    { manifest: manifest.url, version: manifest.version, now: Date.now(), ...(options.stages && { stages: options.stages }), ...(options.maxFailures !== undefined && { maxFailures: options.maxFailures }) },
+    { manifest: manifest.url, version: manifest.version, now: Date.now(), ...(options.rolloutId && { id: options.rolloutId }), ...(options.stages && { stages: options.stages }), ...(options.maxFailures !== undefined && { maxFailures: options.maxFailures }) },
     records.statuses,
   );
   events.onStart?.(start, records.statuses.size);

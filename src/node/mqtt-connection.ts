@@ -132,7 +132,7 @@ function describeConnectError(error: Error, url: string): BrokerError {
   }
   if (code === 'ECONNREFUSED') return new BrokerError(`cannot connect to the broker at ${url}: nothing listens there (ECONNREFUSED); start one with esp32-ota fleet broker, or check the host and port`);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new BrokerError(`cannot connect to the broker at ${url}: the host name does not resolve (${String(code)})`);
-  if (typeof code === 'string' && /CERT|SELF_SIGNED|TLS|SSL/.test(code)) {
+  if (typeof code === 'string' && /CERT|VERIFY|SELF_SIGNED|TLS|SSL/.test(code)) {
     return new BrokerError(`cannot connect to the broker at ${url}: its TLS certificate is not trusted (${code}); give the CA that signed it with --ca FILE`);
   }
   return new BrokerError(`cannot connect to the broker at ${url}: ${error.message}${typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : ''}`);
