@@ -76,14 +76,12 @@ export function fleetMainPy(options: Pick<VirtualFleetOptions, 'broker' | 'fleet
 const OUTPUT_KEPT = 16 * 1024;
 
 export class VirtualFleet {
-  private readonly locks: FlashLock[] = [];
   private readonly outputs: string[];
 
   private constructor(
     readonly boards: readonly FleetBoard[],
-    locks: FlashLock[],
+    private readonly locks: FlashLock[],
   ) {
-    this.locks = locks;
     this.outputs = boards.map(() => '');
     for (const { index, board } of boards) {
       const decoder = new TextDecoder();
