@@ -26,6 +26,7 @@ import { startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 
 const GOOD = buildGeneratedFirmware({ version: 'v1.30.0', buildDate: '2026-02-02', size: 0xc000, seed: 11 });
 const BAD = buildGeneratedFirmware({ version: 'v1.31.0', buildDate: '2026-02-03', size: 0xc000, seed: 12 });
+const CRASHING = buildGeneratedFirmware({ version: 'v1.32.0', buildDate: '2026-02-04', size: 0xc000, seed: 13 });
 const PREFIX = 'esp32-ota/lab/devices/';
 /** ota/__init__.py's __version__ must be package.json's. */
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../../device/ota/package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -101,12 +102,15 @@ function otadata(): string {
 }
 
 const MAIN_PY = (url: string) => `import sys
+import machine
 import ota.fleet
 
 def health():
-    # the app's check: v1.31.0 is a "broken" release in this test
+    # the app's check: v1.31.0 is a "broken" release in this test, and v1.32.0 one that crashes at boot
     if "v1.31.0" in sys.version:
         raise RuntimeError("the sensor does not answer")
+    if "v1.32.0" in sys.version:
+        machine.reset()
 
 ota.fleet.run("${url}", "lab", health=health)
 `;
@@ -114,6 +118,7 @@ ota.fleet.run("${url}", "lab", health=health)
 before(async () => {
   publishManifest('good.json', GOOD, 'good.bin');
   publishManifest('bad.json', BAD, 'bad.bin');
+  publishManifest('crashing.json', CRASHING, 'crashing.bin');
   writeFileSync(join(site, 'missing.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(site, 'good.json'), 'utf8')), firmware: 'nowhere.bin' }));
   broker = await startTestBroker();
   server = await startOtaServer({ root: site, log: () => undefined });
@@ -182,6 +187,13 @@ describe('ota.fleet on a virtual board (main.py: ota.fleet.run) against aedes an
     assert.ok(!statuses.slice(from).some((s) => s.update?.result === 'downloading'));
   });
 
+  it('a firmware that resets before it confirms is rolled back by the bootloader, and the old one reports `rolled-back`', async () => {
+    const { results, last } = await command('r-crash', 'crashing.json', 'v1.32.0');
+    assert.deepEqual(results, ['downloading', 'installed', 'rolled-back']);
+    assert.equal(last.update!.error, 'the new firmware did not confirm itself (no health check passed on ota_0): the bootloader went back to ota_1');
+    assert.deepEqual({ version: last.version, partition: last.partition, confirmed: last.confirmed }, { version: 'v1.30.0', partition: 'ota_1', confirmed: true });
+  });
+
   it('reconnects after a broker restart and publishes its status again', async () => {
     const connects = (output.match(/fleet: connected/g) ?? []).length;
     await host.endAsync(true);
@@ -191,9 +203,37 @@ describe('ota.fleet on a virtual board (main.py: ota.fleet.run) against aedes an
     host = await hostClient(broker.url);
     const status = await until('a status on the restarted broker', () => statuses[0]);
     assert.equal(status.version, 'v1.30.0');
-    assert.equal(status.update!.rollout, 'r-bad');
+    assert.equal(status.update!.rollout, 'r-crash');
     assert.deepEqual(online, ['1']);
     assert.match(output, /fleet: connection lost/);
-    assert.equal((output.match(/fleet: connected/g) ?? []).length, connects + 1);
+    await until('the log of the new connection', () => (output.match(/fleet: connected/g) ?? []).length === connects + 1);
+  });
+});
+
+describe('ota.fleet.Fleet polled from an app loop', () => {
+  it('poll() returns while the broker is unreachable (backing off), then connects, keeps the connection alive with pings, and acts on a command', async () => {
+    const app = await networkBoard();
+    try {
+      await installBoardPackage(app.client, { sha256: nativeSha256 });
+      const closed = await startTestBroker();
+      await closed.close(); // a port where nothing listens
+      const away = await app.run(
+        `import ota.fleet\nf = ota.fleet.Fleet("${closed.url}", "poll-lab", device_id="poller")\nf.poll()\nprint(f.connected, f.backoff)\nf.poll()\nprint(f.connected, f.backoff)`,
+      );
+      assert.match(away, /fleet: connecting to 127\.0\.0\.1:\d+ as esp32-ota-poller\nfleet: connection lost \(OSError\(104,?\)\); reconnecting in 1 s\nFalse 2000\nFalse 2000\n$/, 'the second poll, within the backoff, does not connect');
+      let pings = 0;
+      broker.aedes.on('ping', (_packet, client) => client.id === 'esp32-ota-poller' && pings++);
+      const from = statuses.length;
+      const live = await app.run(`f = ota.fleet.Fleet("${broker.url}", "lab", device_id="poller", keepalive=1)\nfor i in range(30):\n    f.poll(100)\nprint(f.connected)`);
+      assert.match(live, /fleet: connected; following esp32-ota\/lab\/devices\/poller\/command\nTrue\n$/);
+      assert.ok(pings >= 3, `${pings} pings in 3 s with keepalive 1 s`);
+      assert.equal(statuses.slice(from).find((s) => s.device === 'poller')?.update, null);
+      await host.publishAsync(`${PREFIX}poller/command`, JSON.stringify({ rollout: 'r-poll', manifest: `${server.url}missing.json`, version: 'v1.30.0' }), { qos: 1, retain: true });
+      const acted = await app.run('for i in range(50):\n    f.poll(100)\n    if f.state.get("result") == "failed":\n        break\nprint(f.state["rollout"], f.state["result"])');
+      assert.match(acted, /r-poll failed\n$/);
+      await until('the failed status of the polled board', () => statuses.find((s) => s.device === 'poller' && s.update?.result === 'failed'));
+    } finally {
+      await app.stop();
+    }
   });
 });
