@@ -58,7 +58,14 @@ export async function startFleetBroker(options: FleetBrokerOptions = {}): Promis
   const handle = (socket: Parameters<Aedes['handle']>[0]) => broker.handle(socket);
   const server: Server = options.tls ? createTlsServer({ cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key) }, handle) : createTcpServer(handle);
   const host = options.host ?? '127.0.0.1';
-  const port = await listen(server, options.port ?? 1883, host);
+  const closeBroker = () => new Promise<void>((resolve) => broker.close(() => resolve()));
+  let port: number;
+  try {
+    port = await listen(server, options.port ?? 1883, host);
+  } catch (error) {
+    await closeBroker();
+    throw error;
+  }
   let web: { http: HttpServer; sockets: WebSocketServer; port: number } | undefined;
   if (options.wsPort !== undefined) {
     const http = options.tls ? (await import('node:https')).createServer({ cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key) }) : createHttpServer();
@@ -68,6 +75,7 @@ export async function startFleetBroker(options: FleetBrokerOptions = {}): Promis
       web = { http, sockets, port: await listen(http, options.wsPort, host) };
     } catch (error) {
       await new Promise((resolve) => server.close(resolve));
+      await closeBroker();
       throw error;
     }
   }
@@ -83,7 +91,7 @@ export async function startFleetBroker(options: FleetBrokerOptions = {}): Promis
         await new Promise((resolve) => web!.sockets.close(resolve));
         await new Promise((resolve) => web!.http.close(resolve));
       }
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await closeBroker();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -88,6 +88,10 @@ export class ByteReader {
       const pause = Math.min(options.quietMs, deadline - Date.now());
       if (pause <= 0) break;
       await new Promise((resolve) => setTimeout(resolve, pause));
+      // After a stall (a busy or descheduled process) the expired timer runs
+      // before the bytes that came meanwhile are delivered: let them in before
+      // calling the link quiet.
+      await new Promise((resolve) => setTimeout(resolve, 0));
       if (this.receivedTotal === before || this.closedWith) break;
     }
     return this.takeBuffered();

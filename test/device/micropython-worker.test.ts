@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { MicroPythonWorker, type ExecutionMode } from '../../src/device/micropython/micropython-worker.js';
+import { spawnCollectingThread } from './collecting-interpreter-thread.js';
 
 const decoder = new TextDecoder();
 const sha256Hex = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -337,5 +338,21 @@ describe('MicroPythonWorker modules hook', () => {
     });
     const result = await run(mp, 'import testhw, sys\nprint(testhw.label, sys.implementation._machine, sys.implementation.version)');
     assert.equal(result.output, "second Generic ESP32S3 module with ESP32S3 (1, 24, 1, '')\n");
+  });
+});
+
+describe('MicroPythonWorker across restarts', () => {
+  it('an interpreter is not disturbed when the objects of the one before it are collected', async () => {
+    // The thread collects garbage after each start: the proxies of the previous
+    // interpreter are finalized while the new one runs.
+    const mp = await MicroPythonWorker.start({ spawnThread: spawnCollectingThread });
+    try {
+      for (let life = 1; life <= 4; life++) {
+        assert.deepEqual(await run(mp, `values = [${life}] * 3\nprint(sum(values))`), { output: `${3 * life}\n` }, `life ${life}`);
+        await mp.restart();
+      }
+    } finally {
+      await mp.terminate();
+    }
   });
 });

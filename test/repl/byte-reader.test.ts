@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { ByteReader, Deadline, ReplTimeoutError } from '../../src/repl/index.js';
 import { createLinkedTransports } from '../../src/transport/in-memory.js';
@@ -77,14 +77,21 @@ describe('ByteReader', () => {
     });
   });
 
-  it('shares one deadline between reads and reports its whole length', async () => {
+  it('shares one deadline between reads and reports its whole length', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const { reader, send } = readerPair();
     const deadline = new Deadline(120);
-    setTimeout(() => void send('first|'), 60);
-    assert.equal(latin1(await reader.readUntil('|', { deadline })), 'first|');
-    const started = Date.now();
-    await assert.rejects(reader.readUntil('|', { deadline }), /timed out after 120 ms/);
-    assert.ok(Date.now() - started < 110, 'the second read only had what was left');
+    const first = reader.readUntil('|', { deadline });
+    t.mock.timers.tick(60);
+    await send('first|');
+    assert.equal(latin1(await first), 'first|');
+    let settled = false;
+    const second = reader.readUntil('|', { deadline }).finally(() => (settled = true));
+    t.mock.timers.tick(59);
+    await loopTurn();
+    assert.equal(settled, false, 'the second read waits for what is left of the deadline');
+    t.mock.timers.tick(1);
+    await assert.rejects(second, /timed out after 120 ms/);
   });
 
   it('refuses a second read while one waits', async () => {
@@ -103,18 +110,46 @@ describe('ByteReader', () => {
     await assert.rejects(read, TransportClosedError);
   });
 
-  it('puts bytes back with unshift and drains until the link is quiet', async () => {
+  it('puts bytes back with unshift and drains until the link is quiet', async (t) => {
     const { reader, send } = readerPair();
     await send('cd');
     reader.unshift(bytesOf('ab'));
     assert.equal(latin1(await reader.readExactly(4, { timeoutMs: 100 })), 'abcd');
-    const timer = setInterval(() => void send('.'), 5);
-    setTimeout(() => clearInterval(timer), 60);
-    const started = Date.now();
-    const drained = await reader.drain({ quietMs: 30, timeoutMs: 1_000 });
-    assert.ok(Date.now() - started >= 60, 'drain waits while bytes keep coming');
-    assert.ok(drained.length >= 5);
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    let drainedAt: number | undefined;
+    const drained = reader.drain({ quietMs: 30, timeoutMs: 1_000 }).finally(() => (drainedAt = Date.now()));
+    for (let sent = 0; sent < 12; sent++) {
+      await advance(t, 20);
+      await send('.');
+    }
+    await advance(t, 29);
+    assert.equal(drainedAt, undefined, 'drain waits while bytes keep coming');
+    await advance(t, 40);
+    assert.equal(latin1(await drained), '.'.repeat(12));
+    // Quiet is checked in windows of 30 ms: the last one started at most one window after the last byte.
+    const lastByteAt = 12 * 20;
+    assert.ok(drainedAt !== undefined && drainedAt >= lastByteAt + 30 && drainedAt <= lastByteAt + 2 * 31, `drained at ${drainedAt} ms`);
     assert.equal(reader.bufferedLength, 0);
+  });
+
+  it('drain counts bytes that were on their way while the process stalled as arrived, not as quiet', async () => {
+    const [host, device] = createLinkedTransports('the test device');
+    const reader = new ByteReader(host);
+    // From a check-phase callback: the device's answer is queued for the next
+    // loop turn, then the host stalls for longer than the quiet time, so that
+    // turn starts with the drain's expired timer.
+    const { drained } = await new Promise<{ drained: Promise<Uint8Array> }>((resolve) =>
+      setImmediate(() => {
+        setImmediate(() => void device.write(bytesOf('answer')));
+        const drained = reader.drain({ quietMs: 30, timeoutMs: 1_000 });
+        const stalledUntil = Date.now() + 60;
+        while (Date.now() < stalledUntil) {
+          // A process that does not get the CPU.
+        }
+        resolve({ drained });
+      }),
+    );
+    assert.equal(latin1(await drained), 'answer');
   });
 
   it('grows its buffer for large receptions', async () => {
@@ -125,6 +160,19 @@ describe('ByteReader', () => {
     assert.deepEqual(await reader.readExactly(20_000, { timeoutMs: 100 }), big);
   });
 });
+
+/** Lets callbacks already due (and their promises) run: the mocked timers do not mock setImmediate. */
+function loopTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Advances the mocked clock one millisecond at a time, letting what each step makes due run. */
+async function advance(t: TestContext, milliseconds: number): Promise<void> {
+  for (let step = 0; step < milliseconds; step++) {
+    t.mock.timers.tick(1);
+    await loopTurn();
+  }
+}
 
 function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
   for (let at = 0; at + needle.length <= haystack.length; at++) {

@@ -224,11 +224,17 @@ describe('ReplClient: timeouts', () => {
     });
   });
 
-  it('times out a program that does not end, and recovers with enterRawRepl', async () => {
-    const { host } = connectBoard();
+  it('times out a program that does not end, and recovers with enterRawRepl', async (t) => {
+    const { board, host } = connectBoard();
     const client = new ReplClient(host, { timeoutMs: 2_000 });
     await client.enterRawRepl();
-    await assert.rejects(client.exec('print("started")\nwhile True: pass', { timeoutMs: 200 }), (error: unknown) => {
+    // The 200 ms pass on a mocked clock once the program has printed, however slowly the machine runs.
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const started = new Promise<void>((resolve) => board.subscribe((bytes) => latin1(bytes).includes('started') && resolve()));
+    const execution = client.exec('print("started")\nwhile True: pass', { timeoutMs: 200 });
+    await started;
+    t.mock.timers.tick(200);
+    await assert.rejects(execution, (error: unknown) => {
       assert.ok(error instanceof ReplTimeoutError);
       assert.match(error.message, /waiting for the end of the program's output \("\\x04"\)/);
       assert.equal(latin1(error.received), 'started\r\n');

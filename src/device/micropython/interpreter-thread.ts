@@ -25,9 +25,14 @@ export interface InterpreterThread {
 export type SpawnInterpreterThread = (boot: WorkerBootData, events: InterpreterThreadEvents, hostCalls?: HostCallHandler) => InterpreterThread;
 
 /**
- * Serves one thread's messages: owns one InterpreterSession at a time. Python
- * code runs synchronously, so while it runs the thread takes no messages; the
- * main thread reaches it through shared memory (stdin ring, interrupt line).
+ * Serves one thread's messages: runs one InterpreterSession, the thread's only
+ * one. The MicroPython package keeps its proxy bookkeeping on globalThis (the
+ * current Module, the JS reference table, the FinalizationRegistry of PyProxy
+ * objects): once a second interpreter has started in the same realm, the
+ * finalizers of the first one's proxies free proxy slots of the second (its
+ * __main__ dict, say), so a restart is a new thread. Python code runs
+ * synchronously, so while it runs the thread takes no messages; the main
+ * thread reaches it through shared memory (stdin ring, interrupt line).
  * A bundled page passes its own copy of the board's modules and the URL of
  * micropython.wasm; Node's worker passes the host-call end of the network.
  */
@@ -46,29 +51,18 @@ export async function serveInterpreterThread(
     ...loading,
   };
   let session: InterpreterSession | undefined;
-  const startSession = async (settings: WorkerBootData['settings']): Promise<void> => {
-    session = undefined;
-    try {
-      session = await InterpreterSession.start(settings, host);
-      post({ type: 'ready', memory: session.memory, sites: session.sites });
-    } catch (error) {
-      post({ type: 'start-failed', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-    }
-  };
   onMessage((message) => {
-    switch (message.type) {
-      case 'execute':
-        try {
-          if (!session) throw new Error('no interpreter is running');
-          post({ type: 'done', result: session.execute(message.code, message.mode) });
-        } catch (error) {
-          post({ type: 'crashed', message: error instanceof Error ? error.message : String(error) });
-        }
-        break;
-      case 'restart':
-        void startSession(message.settings);
-        break;
+    try {
+      if (!session) throw new Error('no interpreter is running');
+      post({ type: 'done', result: session.execute(message.code, message.mode) });
+    } catch (error) {
+      post({ type: 'crashed', message: error instanceof Error ? error.message : String(error) });
     }
   });
-  await startSession(boot.settings);
+  try {
+    session = await InterpreterSession.start(boot.settings, host);
+    post({ type: 'ready', memory: session.memory, sites: session.sites });
+  } catch (error) {
+    post({ type: 'start-failed', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  }
 }

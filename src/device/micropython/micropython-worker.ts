@@ -93,7 +93,6 @@ export class MicroPythonWorker {
   /** Input that did not fit in the ring yet, oldest first. */
   private readonly queuedInput: Uint8Array[] = [];
   private terminated = false;
-  private workerAlive = false;
   private stdinModel: StdinModel | undefined;
   /** Board-faithful input that did not fit on the wire yet (a link that back-pressures). */
   private readonly queuedTimed: { bytes: Uint8Array; dueAt: number }[] = [];
@@ -198,8 +197,9 @@ export class MicroPythonWorker {
   /**
    * A fresh interpreter: globals, modules and the in-memory file system are
    * gone (soft reset, or the software part of a hard reset). Input not yet
-   * read stays queued, as in a UART buffer. If code is still running, the
-   * worker thread is replaced and that execute() rejects.
+   * read stays queued, as in a UART buffer. The interpreter starts in a new
+   * thread (see serveInterpreterThread); code still running ends with the old
+   * one, and that execute() rejects.
    */
   async restart(changes: RestartChanges = {}): Promise<void> {
     if (this.terminated) throw new Error('the interpreter was terminated');
@@ -209,16 +209,9 @@ export class MicroPythonWorker {
       ...('modulesInit' in changes && { modulesInit: changes.modulesInit }),
     };
     this.line = undefined;
-    if (this.running || !this.workerAlive) {
-      this.rejectRunning(new Error('the interpreter was restarted while code was running'));
-      await this.worker.terminate();
-      await this.spawn();
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      this.starting = { resolve, reject };
-      this.send({ type: 'restart', settings: this.settings });
-    });
+    this.rejectRunning(new Error('the interpreter was restarted while code was running'));
+    await this.worker.terminate();
+    await this.spawn();
   }
 
   /**
@@ -316,13 +309,9 @@ export class MicroPythonWorker {
       const worker: InterpreterThread = this.spawnThread(boot, {
         message: (message) => this.receive(message),
         error: (error) => this.fail(worker, error),
-        exit: (code) => {
-          if (worker === this.worker) this.workerAlive = false;
-          this.fail(worker, new Error(`the interpreter thread exited (code ${code})`));
-        },
+        exit: (code) => this.fail(worker, new Error(`the interpreter thread exited (code ${code})`)),
       }, this.hostCalls);
       this.worker = worker;
-      this.workerAlive = true;
     });
   }
 

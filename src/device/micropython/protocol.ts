@@ -13,7 +13,7 @@ export interface ExecutionResult {
   reset?: ResetKind;
 }
 
-/** Per-interpreter settings; a restart may replace them. */
+/** Per-interpreter settings; a restart (a new thread) may change them. */
 export interface InterpreterSettings {
   /** Initial GC heap in bytes (this build grows it on demand; see docs/virtual-device.md). */
   heapSize: number;
@@ -39,9 +39,7 @@ export interface WorkerBootData {
   hostCalls?: HostCallEnd;
 }
 
-export type ToWorker =
-  | { type: 'execute'; code: string; mode: ExecutionMode }
-  | { type: 'restart'; settings: InterpreterSettings };
+export type ToWorker = { type: 'execute'; code: string; mode: ExecutionMode };
 
 export type FromWorker =
   | { type: 'ready'; memory: SharedArrayBuffer; sites: InterruptSites }
