@@ -17,7 +17,7 @@ import time
 import machine
 from esp32 import Partition
 
-from . import __version__, rollback, status, update
+from . import __version__, rollback, status
 
 try:
     from umqtt.simple import MQTTClient
@@ -263,6 +263,8 @@ class Fleet:
                 self._lost(error)
 
         try:
+            from . import update  # imported only for an update: ~45 KB of compiled code on a board
+
             with update.OTA(verbose=self.verbose, progress=progress) as ota_update:
                 changed = ota_update.from_json(command["manifest"], force=bool(command.get("force")), pubkey=self.pubkey, **self.request_args)
                 target = ota_update.label
@@ -303,7 +305,7 @@ class Fleet:
             self._receive(timeout_ms)
             if self.pending:
                 self._act(self.pending)
-        except OSError as exc:
+        except Exception as exc:  # OSError, or a broker that sends what MQTT 3.1.1 does not allow: start again
             self._lost(exc)
 
     def run(self):
