@@ -23,6 +23,11 @@ class HTTPError(Exception):
         self.status = status
 
 
+def _upto(buf, n):
+    # buf itself when it is not longer than n: no new memoryview per read (the update's per-block garbage)
+    return buf if len(buf) <= n else memoryview(buf)[:n]
+
+
 def split_url(url):
     """(scheme, host, port, path, userinfo) of an http(s) URL."""
     colon = url.find("://")
@@ -172,7 +177,7 @@ class Response:
                     while _readline(sock) not in (b"\r\n", b"\n"):
                         pass  # trailers
                     return self._finish()
-            n = sock.readinto(memoryview(buf)[: min(len(buf), self._chunk)])
+            n = sock.readinto(_upto(buf, self._chunk))
             if not n:
                 raise OSError(104, "the server closed the connection inside a chunk")
             self._chunk -= n
@@ -181,7 +186,7 @@ class Response:
         elif self._left is not None:
             if self._left == 0:
                 return self._finish()
-            n = sock.readinto(memoryview(buf)[: min(len(buf), self._left)])
+            n = sock.readinto(_upto(buf, self._left))
             if not n:
                 raise OSError(104, "the server closed the connection after %d of %d bytes" % (self.position, self.total))
             self._left -= n

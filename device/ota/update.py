@@ -84,7 +84,7 @@ class OTA:
             print("\rBLOCK %d" % self.block, end="")
 
     def _took(self, n):
-        self.hash.update(self.mv[self.fill : self.fill + n])
+        self.hash.update(self.mv if n == BLOCK else self.mv[self.fill : self.fill + n])  # no slice for a whole block
         self.fill += n
         self.written += n
         if self.length and self.written > self.length:
@@ -107,7 +107,7 @@ class OTA:
         """Copy a stream (anything with readinto) into the partition, block by block."""
         self._expect(sha, length)
         while True:
-            n = f.readinto(self.mv[self.fill :])
+            n = f.readinto(self.mv[self.fill :] if self.fill else self.mv)
             if not n:
                 break
             self.downloaded += n
@@ -155,22 +155,24 @@ class OTA:
         remaining = self.length
         if not remaining:
             raise ValueError("a compressed firmware needs its length in the manifest")
+        head = pmv[:2]
         while remaining:
-            _read_exact(source, pmv[:2])
+            _read_exact(source, head)
             size = piece[0] | piece[1] << 8
             if size > _MAX_PIECE:
                 raise ValueError("compressed block %d is %d bytes: the file is not block-deflate" % (self.block, size))
-            hasher.update(pmv[:2])
-            _read_exact(source, pmv[:size])
-            hasher.update(pmv[:size])
+            hasher.update(head)
+            body = pmv[:size]  # the one new object per block
+            _read_exact(source, body)
+            hasher.update(body)
             got += 2 + size
             self.downloaded += 2 + size
             feed.seek(0)
-            feed.write(pmv[:size])
+            feed.write(body)
             feed.seek(0)
             n = min(BLOCK - self.fill, remaining)
             try:
-                out = decoder.readinto(self.mv[self.fill : self.fill + n])
+                out = decoder.readinto(self.mv if n == BLOCK else self.mv[self.fill : self.fill + n])
             except (OSError, EOFError) as error:
                 raise ValueError("compressed block %d does not decompress: %r" % (self.block, error))
             if out != n:
@@ -249,7 +251,7 @@ class OTA:
 def _read_exact(source, view):
     done = 0
     while done < len(view):
-        n = source.readinto(view[done:])
+        n = source.readinto(view[done:] if done else view)
         if not n:
             raise ValueError("the compressed file ends early")
         done += n

@@ -6,6 +6,7 @@
 import { dirname, isAbsolute, join } from 'node:path';
 import { UserError } from './errors.js';
 import { readInputFile, readInputText } from './files.js';
+import { parseManifest, resolveFirmwareUrl } from '../ota/manifest.js';
 
 export interface FirmwareSource {
   readonly bytes: Uint8Array;
@@ -24,32 +25,14 @@ export async function loadFirmwareSource(source: string): Promise<FirmwareSource
 
 async function loadManifest(source: string): Promise<FirmwareSource> {
   const text = isUrl(source) ? new TextDecoder().decode(await download(source)) : await readInputText(source);
-  let manifest: unknown;
-  try {
-    manifest = JSON.parse(text);
-  } catch (error) {
-    throw new UserError(`${source} is not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
-    throw new UserError(`${source} must be a JSON object with keys "firmware", "sha" and "length", not ${Array.isArray(manifest) ? 'an array' : manifest === null ? 'null' : `a ${typeof manifest}`}`);
-  }
-  const record = manifest as Record<string, unknown>;
-  const missing = ['firmware', 'sha', 'length'].filter((key) => !Object.hasOwn(record, key));
-  if (missing.length > 0) {
-    throw new UserError(`${source} must be a JSON object with keys "firmware", "sha" and "length" (missing: ${missing.join(', ')})`);
-  }
-  if (typeof record['firmware'] !== 'string' || typeof record['sha'] !== 'string' || typeof record['length'] !== 'number') {
-    throw new UserError(`${source}: "firmware" and "sha" must be strings and "length" a number`);
-  }
-  const firmware = resolveFirmware(source, record['firmware']);
-  return { bytes: await loadBytes(firmware), name: firmware, sha: record['sha'], length: record['length'] };
+  const manifest = parseManifest(text, source);
+  const firmware = isUrl(source) ? resolveFirmwareUrl(source, manifest.firmware) : resolveLocalFirmware(source, manifest.firmware);
+  return { bytes: await loadBytes(firmware), name: firmware, sha: manifest.sha, length: manifest.length };
 }
 
-/** The seed's rule: http:, https: and / are absolute; anything else is relative to the manifest. */
-function resolveFirmware(manifest: string, firmware: string): string {
-  if (isUrl(firmware) || firmware.startsWith('/') || isAbsolute(firmware)) return firmware;
-  if (isUrl(manifest)) return manifest.slice(0, manifest.lastIndexOf('/') + 1) + firmware;
-  return join(dirname(manifest), firmware);
+/** Next to a manifest on disk: http(s) URLs and absolute paths as they are, anything else relative to its folder. */
+function resolveLocalFirmware(manifest: string, firmware: string): string {
+  return isUrl(firmware) || isAbsolute(firmware) ? firmware : join(dirname(manifest), firmware);
 }
 
 async function loadBytes(source: string): Promise<Uint8Array> {

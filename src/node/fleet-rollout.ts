@@ -45,6 +45,8 @@ export interface RolloutEvents {
 export interface RolloutOutcome {
   /** halted: by failures now, or it was halted and stays so (nothing published then). */
   readonly result: 'done' | 'halted' | 'interrupted';
+  /** false: stopped (or refused to go on) before anything was published. */
+  readonly published: boolean;
   readonly state: RolloutState;
   readonly progress: StageProgress | null;
   /** Why it halted. */
@@ -56,7 +58,6 @@ export async function runRollout(options: RolloutOptions, events: RolloutEvents 
   parseBrokerUrl(options.broker);
   const manifest = await checkRolloutManifest(options.manifest);
   events.onManifest?.(manifest);
-  if (options.signal?.aborted) throw new Error('the rollout was stopped before it started');
   const connection = await connectBroker(options, 'esp32-ota-rollout');
   try {
     return await drive(connection, topics, manifest, options, events);
@@ -102,8 +103,8 @@ async function drive(connection: FleetConnection, topics: FleetTopics, manifest:
     records.statuses,
   );
   events.onStart?.(start, records.statuses.size);
-  if (start.kind === 'stays-halted') return { result: 'halted', state: start.state, progress: null, reason: start.reason };
-  if (options.signal?.aborted) return { result: 'interrupted', state: start.state, progress: null, reason: null };
+  if (start.kind === 'stays-halted') return { result: 'halted', published: false, state: start.state, progress: null, reason: start.reason };
+  if (options.signal?.aborted) return { result: 'interrupted', published: false, state: start.state, progress: null, reason: null };
   if (start.kind === 'new') for (const device of start.deleteCommands) publish({ kind: 'delete-command', device });
 
   const running = (active.machine = new RolloutMachine(start.state, options.stageTimeoutMs));
@@ -142,6 +143,7 @@ async function drive(connection: FleetConnection, topics: FleetTopics, manifest:
   const state = running.state;
   return {
     result: interrupted ? 'interrupted' : state.state === 'done' ? 'done' : 'halted',
+    published: true,
     state,
     progress: running.progress(),
     reason: state.reason,

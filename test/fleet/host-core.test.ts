@@ -20,6 +20,7 @@ import {
   type RolloutState,
   type UpdateResult,
 } from '../../src/fleet/index.js';
+import { ManifestError, parseManifest, resolveFirmwareUrl } from '../../src/ota/manifest.js';
 
 const status = (device: string, update: { rollout: string; result: UpdateResult; error?: string } | null = null, version = 'v1.23.0'): DeviceStatus => ({
   device,
@@ -333,5 +334,30 @@ describe('starting: new, resumed, or staying halted', () => {
     assert.equal(machine.state.state, 'running');
     machine.observe(status('late', { rollout: done.id, result: 'success' }), 1);
     assert.equal(machine.state.state, 'done');
+  });
+});
+
+describe('the manifest a rollout checks (parseManifest)', () => {
+  const good = { firmware: 'fw.bin', sha: 'ab'.repeat(32), length: 1000, version: 'v1.24.0', chip: 'esp32' };
+  it('takes a good manifest, with compression and signature', () => {
+    const compressed = { ...good, compression: { method: 'deflate', wbits: 12, firmware: 'fw.bin.deflate', sha: 'cd'.repeat(32), length: 700 }, signature: 'ef'.repeat(64) };
+    assert.deepEqual(parseManifest(JSON.stringify(compressed), 'm.json'), compressed);
+  });
+  it('names every problem', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...good, sha: 'xyz' }, /m\.json: "sha" must be 64 hex digits/],
+      [{ ...good, length: -1 }, /"length" must be a positive whole number/],
+      [{ ...good, version: 124 }, /"version" must be a string/],
+      [{ ...good, compression: { method: 'zip', wbits: 20, firmware: '', sha: '', length: 0 } }, /"compression\.method" must be "deflate"; "compression\.wbits" must be a whole number from 8 to 15; "compression\.firmware" must be/],
+      [{ ...good, signature: 'abc' }, /"signature" must be 128 hex digits/],
+      [{ firmware: 'x' }, /must be a JSON object with keys "firmware", "sha" and "length" \(missing: sha, length\)/],
+      [[1], /not an array/],
+    ];
+    for (const [value, problem] of cases) assert.throws(() => parseManifest(JSON.stringify(value), 'm.json'), (error: Error) => error instanceof ManifestError && problem.test(error.message));
+    assert.throws(() => parseManifest('{', 'm.json'), /m\.json is not valid JSON/);
+  });
+  it('resolves the firmware by the seed rule', () => {
+    assert.equal(resolveFirmwareUrl('http://h/fw/m.json', 'a.bin'), 'http://h/fw/a.bin');
+    assert.equal(resolveFirmwareUrl('http://h/fw/m.json', 'https://cdn/a.bin'), 'https://cdn/a.bin');
   });
 });

@@ -7,13 +7,15 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { spawn } from 'node:child_process';
+import { Agent, request as httpRequest } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
 import { buildCombinedImage } from '../../src/format/flash-image-builder.js';
 import { nativeSha256 } from '../../src/node/native-hash.js';
-import { startOtaServer } from '../../src/node/ota-server.js';
+import { REVALIDATE_MS, startOtaServer } from '../../src/node/ota-server.js';
 import { signedText, type OtaManifest } from '../../src/ota/manifest.js';
 import { runCli, runCliAsync } from '../helpers/run-cli.js';
 import { OTA_TABLE } from '../helpers/testdata.js';
@@ -96,7 +98,7 @@ function get(url: string, path: string, headers: Record<string, string> = {}, me
   });
 }
 
-describe('esp32-ota serve (the send library behind it)', () => {
+describe('esp32-ota serve', () => {
   it('Content-Length, ETag, Range/206 and 416, HEAD, If-None-Match → 304, If-Range; no path outside DIR, no dotfiles; a log line per request', async () => {
     writeFileSync(join(folder, '.secret'), 'no');
     const log: string[] = [];
@@ -142,12 +144,69 @@ describe('esp32-ota serve (the send library behind it)', () => {
     assert.equal((await get(bearer.url, '/app.bin', { Authorization: 'Bearer t0k' })).status, 200);
   });
 
+  it('serves a changed file anew within REVALIDATE_MS (memory keyed by mtime, size, inode); a file above the memory limit streams from disk with the same answers; If-Match → 412', async () => {
+    const log: string[] = [];
+    const cached = await startOtaServer({ root: folder, log: (line) => log.push(line) });
+    const streamed = await startOtaServer({ root: folder, cacheFileBytes: 1000 });
+    cleanups.push(() => cached.close(), () => streamed.close());
+    writeFileSync(join(folder, 'changing.json'), '{"version": "v1"}');
+    const first = await get(cached.url, '/changing.json');
+    assert.equal(first.body.toString(), '{"version": "v1"}');
+    assert.equal(first.headers['content-type'], 'application/json; charset=utf-8');
+    writeFileSync(join(folder, 'changing.json'), '{"version": "v1.1"}');
+    await new Promise((resolve) => setTimeout(resolve, REVALIDATE_MS + 100));
+    const second = await get(cached.url, '/changing.json');
+    assert.equal(second.body.toString(), '{"version": "v1.1"}');
+    assert.notEqual(second.headers['etag'], first.headers['etag']);
+    assert.equal((await get(cached.url, '/changing.json', { 'If-None-Match': String(first.headers['etag']) })).status, 200, 'the old ETag no longer matches');
+    for (const server of [cached, streamed]) {
+      const full = await get(server.url, '/app.bin');
+      assert.deepEqual(new Uint8Array(full.body), APP);
+      const part = await get(server.url, '/app.bin', { Range: 'bytes=100-199', 'If-Range': String(full.headers['etag']) });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers['content-length'], '100');
+      assert.deepEqual(new Uint8Array(part.body), APP.subarray(100, 200));
+      assert.equal((await get(server.url, '/app.bin', { 'If-Match': '"another"' })).status, 412);
+      assert.equal((await get(server.url, '/app.bin', { 'If-Match': String(full.headers['etag']) })).status, 200);
+      assert.equal((await get(server.url, '/app.bin', { Range: 'bytes=0-1,5-6' })).status, 200, 'several ranges: the whole file, as send answers');
+    }
+    assert.match(log.at(-1) ?? '', / GET \/app\.bin 200 49152 bytes /);
+  });
+
+  it('serve --workers 2: two processes answer on one port, each request logged once with its worker; SIGTERM stops all', async () => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)), 'serve', folder, '--port', '0', '--host', '127.0.0.1', '--workers', '2']);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      let url: string | undefined;
+      for (let i = 0; i < 200 && !url; i++) {
+        url = /Serving .* on (http:\/\/127\.0\.0\.1:\d+\/) with 2 worker processes/.exec(stdout)?.[1];
+        if (!url) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(url, stdout);
+      const agent = new Agent({ keepAlive: false });
+      for (let i = 0; i < 20; i++) {
+        const response = await new Promise<number>((resolve, reject) => httpRequest(new URL('/app.bin', url), { agent }, (r) => (r.resume(), r.on('end', () => resolve(r.statusCode ?? 0)))).on('error', reject).end());
+        assert.equal(response, 200);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+    const lines = stdout.split('\n').filter((line) => / GET \/app\.bin 200 49152 bytes /.test(line));
+    assert.equal(lines.length, 20, stdout);
+    const workers = new Set(lines.map((line) => /\(worker (\d+)\)$/.exec(line)?.[1]));
+    assert.deepEqual([...workers].sort(), ['1', '2']);
+  });
+
   it('the CLI refuses bad options clearly', () => {
     const cases: [string[], RegExp][] = [
       [['serve', join(folder, 'nowhere')], /nowhere: no such folder/],
       [['serve', folder, '--auth', 'a:b', '--token', 't'], /give --auth or --token, not both/],
       [['serve', folder, '--tls-cert', 'x.pem'], /HTTPS needs both --tls-cert and --tls-key/],
       [['serve', folder, '--port', '70000'], /--port must be a whole number, from 0 to 65535; got '70000'/],
+      [['serve', folder, '--workers', '0'], /--workers must be a whole number, from 1 to 64; got '0'/],
     ];
     for (const [args, message] of cases) {
       const result = runCli(args);

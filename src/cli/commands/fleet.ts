@@ -12,7 +12,7 @@ import { readPemFile } from '../files.js';
 import { listening, reachableUrls } from '../listening.js';
 import { durationOption, integerOption, parseCredentials, positiveNumberOption } from '../option-values.js';
 import { printJson, printNote, printText, stderr } from '../output.js';
-import { fleetStatusJson, fleetStatusText, progressText, rolloutLine, updateText } from '../views/fleet-view.js';
+import { fleetStatusJson, fleetStatusText, progressText, updateText } from '../views/fleet-view.js';
 
 interface BrokerFlags {
   broker: string;
@@ -175,6 +175,7 @@ function registerRollout(fleet: Command): void {
           },
         );
         live.clear();
+        if (outcome.result === 'interrupted' && !outcome.published) throw new InterruptedError('stopped before anything was published: the fleet is as it was');
         if (outcome.result === 'interrupted') {
           throw new InterruptedError(
             `stopped: rollout ${outcome.state.id} stays recorded as ${outcome.state.state} at stage ${outcome.state.stage + 1} of ${outcome.state.stages.length} on the broker, and boards already given a command carry on; ` +
@@ -182,8 +183,11 @@ function registerRollout(fleet: Command): void {
           );
         }
         if (outcome.result === 'halted') {
-          if (outcome.progress) printText(rolloutLine(outcome.state));
-          throw new UserError(outcome.progress ? `rollout ${outcome.state.id} halted: ${outcome.reason}` : (outcome.reason ?? 'the rollout is halted'));
+          throw new UserError(
+            outcome.published
+              ? `rollout ${outcome.state.id} halted: ${outcome.reason}. Resume it with a higher --max-failures, or roll out a fixed firmware (another manifest)`
+              : (outcome.reason ?? 'the rollout is halted'),
+          );
         }
         const final = outcome.progress!;
         printText(`Done: ${final.succeeded} of ${final.selected} devices run ${outcome.state.version}${final.failed ? `, ${final.failed} failed` : ''}${final.missing ? `, ${final.missing} missing (${outcome.state.missing.join(', ')}): their command stays, so they update when they return` : ''}.`);
@@ -212,7 +216,7 @@ function reportEvent(event: RolloutEvent, progress: StageProgress): void {
       printText(`  ${progressText(event.progress)}${event.missing.length ? `; missing at the timeout: ${event.missing.join(', ')}` : ''}`);
       return;
     case 'halted':
-      printText(`Halted: ${event.reason}.${event.deleted.length ? ` Deleted the commands to ${event.deleted.length} selected devices that had not started: ${event.deleted.join(', ')}.` : ''} No later stage was started.`);
+      printText(`Halted.${event.deleted.length ? ` Deleted the commands to ${event.deleted.length} selected devices that had not started: ${event.deleted.join(', ')}.` : ''} No later stage was started.`);
       return;
     case 'done':
       return;

@@ -28,6 +28,7 @@ _EAGAIN = 11
 _STREAM_POLL = 3
 _STREAM_CLOSE = 4
 _CHUNK = 4096
+_LINE_CHUNK = 64
 
 
 def _raise(answer):
@@ -175,7 +176,9 @@ class socket(io.IOBase):
     def readline(self, size=-1):
         parts = []
         while True:
-            want = _CHUNK if size < 0 else size
+            # Small reads, as MicroPython's readline grows its line from 16 bytes: the heap use of a
+            # header line is about its length, not a 4 KiB buffer (measured by the ota package's tests).
+            want = _LINE_CHUNK if size < 0 else min(size, _LINE_CHUNK)
             if want == 0:
                 break
             buffer = bytearray(want)
