@@ -38,7 +38,7 @@ describe('a fleet rollout on the embedded broker', () => {
       const context = `${result.stdout}\n${result.stderr}\n${rehearsal.describe()}`;
       assert.equal(result.code, 1, context);
       assert.match(result.stderr, /rollout r-[\w-]+ halted: /, context);
-      assert.match(result.stdout, /Halted: .*No later stage was started\./, context);
+      assert.match(result.stdout, /^Halted\..*No later stage was started\./m, context);
       const statuses = rehearsal.observer.statuses;
       const touched = [...statuses.values()].filter((status) => status.update !== null);
       assert.equal(touched.length, 1, `only the first stage's board was given the update\n${context}`);
