@@ -231,6 +231,8 @@ class Fleet:
             self.last_heard = time.ticks_ms()
             timeout_ms = 0
         now = time.ticks_ms()
+        if not self.keepalive:  # 0: no keepalive, as in MQTT
+            return
         if time.ticks_diff(now, self.last_heard) > self.keepalive * 1500:
             raise OSError(-1)  # no answer to our pings: the connection is dead
         if time.ticks_diff(now, self.last_sent) > self.keepalive * 500:
@@ -256,7 +258,7 @@ class Fleet:
                 if total and done * 10 // total > decile[0]:
                     decile[0] = done * 10 // total
                     self._publish("progress", json.dumps({"rollout": command["rollout"], "bytes": done, "total": total}), False, 0)
-                elif time.ticks_diff(time.ticks_ms(), self.last_sent) > self.keepalive * 500:
+                elif self.keepalive and time.ticks_diff(time.ticks_ms(), self.last_sent) > self.keepalive * 500:
                     self.client.ping()  # the answer is read after the download
                     self.last_sent = time.ticks_ms()
             except OSError as error:  # the download goes on; the status is told at the next connect
