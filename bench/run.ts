@@ -8,6 +8,7 @@ import { benchLittleFs } from './littlefs.bench.js';
 import { benchNetwork } from './network.bench.js';
 import { benchServe } from './serve.bench.js';
 import { benchFilesystem } from './filesystem.bench.js';
+import { benchFleet } from './fleet.bench.js';
 
 try {
   await access(FIRMWARE);
@@ -25,3 +26,4 @@ for (const line of await benchLittleFs()) console.log(line);
 for (const line of await benchNetwork()) console.log(line);
 for (const line of await benchServe()) console.log(line);
 for (const line of await benchFilesystem()) console.log(line);
+for (const line of await benchFleet()) console.log(line);

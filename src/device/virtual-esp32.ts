@@ -16,7 +16,9 @@ import { ConsoleBaud, ConsoleWireClock, DEFAULT_UART_BAUD, consoleStdin, console
 import { wallClockMs } from './micropython/timed-wire.js';
 import type { BoardInit } from './board/esp32-hardware.js';
 import { LittleFs, LittleFsError } from '../format/littlefs/index.js';
-import { convertSnapshotFilesystem, filesystemPartition, mountFlashFilesystem } from './board/flash-filesystem.js';
+import { convertSnapshotFilesystem, filesystemPartition, isBlank, mountFlashFilesystem, partitionBlockDevice } from './board/flash-filesystem.js';
+import { FormatError } from '../format/errors.js';
+import { PARTITION_TABLE_MAX_LENGTH, PARTITION_TABLE_OFFSET, parsePartitionTable, type PartitionTable } from '../format/partition-table.js';
 import { NoBootableAppError, runBootloader, type BootedApp, type ResetReason } from './bootloader.js';
 import type { SpawnInterpreterThread } from './micropython/interpreter-thread.js';
 import { MicroPythonWorker } from './micropython/micropython-worker.js';
@@ -53,6 +55,11 @@ export interface VirtualEsp32Options {
    * nothing lost, flash time only accounted).
    */
   readonly strict?: StrictBoardOptions;
+  /**
+   * What machine.unique_id() returns (the eFuse MAC), as 12 hex digits.
+   * Default: the same for every board of one flash size; a fleet gives each board its own.
+   */
+  readonly uniqueId?: string;
 }
 
 /** Not a literal in new URL(…): a page's bundler would copy the file; a page hands the worker its own bundled copy. */
@@ -86,6 +93,9 @@ export class VirtualEsp32 {
     if (!chip) throw new RangeError(`unknown chip '${options.chip}'`);
     this.chip = chip;
     this.rollbackEnabled = options.rollbackEnabled ?? true;
+    if (options.uniqueId !== undefined && !/^[0-9a-f]{12}$/.test(options.uniqueId)) {
+      throw new RangeError(`uniqueId must be 12 lower-case hex digits (6 bytes), not '${options.uniqueId}'`);
+    }
     this.executor = new WorkerExecutor(() => {
       if (!this.worker) throw new Error('the board is not running');
       return this.worker;
@@ -272,9 +282,14 @@ export class VirtualEsp32 {
     }
   }
 
-  /** Writes a file (and its directories) into the vfs partition; the interpreter sees it from its next command on. */
+  /**
+   * Writes a file (and its directories) into the vfs partition; the
+   * interpreter sees it from its next command on. Before the first boot an
+   * erased vfs partition is formatted first (as inisetup.py would at boot),
+   * so a board can be given its files before it is powered on.
+   */
   writeFile(path: string, data: Uint8Array): void {
-    const fs = this.filesystem();
+    const fs = this.filesystem({ formatBlank: true });
     if (!fs) throw new Error('the board has no littlefs filesystem in a vfs partition');
     const parts = normalisePath(path).split('/').filter(Boolean);
     for (let i = 1; i < parts.length; i++) {
@@ -336,7 +351,7 @@ export class VirtualEsp32 {
       rollbackEnabled: this.rollbackEnabled,
       runningOffset: booted.partition.offset,
       resetCause: RESET_CAUSE[reason],
-      uniqueIdHex: toHex(sha256(encoder.encode(`esp32-ota virtual board ${this.flash.size}`)).subarray(0, 6)),
+      uniqueIdHex: this.options.uniqueId ?? toHex(sha256(encoder.encode(`esp32-ota virtual board ${this.flash.size}`)).subarray(0, 6)),
       pythonModules: this.options.pythonModules,
       network: this.options.network !== undefined,
       consoleBaud: this.consoleBaud.cell.buffer as SharedArrayBuffer,
@@ -394,15 +409,22 @@ export class VirtualEsp32 {
     return data ? new TextDecoder().decode(data) : undefined;
   }
 
-  /** The board's littlefs, mounted on the main thread (the worker is idle), or undefined when there is none. */
-  private filesystem(): LittleFs | undefined {
-    const partition = this.lastBoot ? filesystemPartition(this.lastBoot.table) : undefined;
+  /**
+   * The board's littlefs, mounted on the main thread (the worker is idle), or
+   * undefined when there is none. Before the first boot the partition table
+   * is read from the flash.
+   */
+  private filesystem({ formatBlank = false } = {}): LittleFs | undefined {
+    const table = this.lastBoot?.table ?? tableInFlash(this.flash);
+    const partition = table ? filesystemPartition(table) : undefined;
     if (!partition) return undefined;
     try {
       return mountFlashFilesystem(this.flash, partition);
     } catch (error) {
-      if (error instanceof LittleFsError) return undefined;
-      throw error;
+      if (!(error instanceof LittleFsError)) throw error;
+      if (!formatBlank || this.lastBoot || !isBlank(this.flash, partition)) return undefined;
+      LittleFs.format(partitionBlockDevice(this.flash, partition));
+      return mountFlashFilesystem(this.flash, partition);
     }
   }
 
@@ -418,6 +440,15 @@ function identityOf(booted: BootedApp, flash: NorFlash): DeviceIdentity {
   if (found) return { version: found.version, machine: found.machine ?? 'ESP32 module with ESP32', buildDate: found.buildDate };
   const version = booted.image.description?.version || 'v0.0.0';
   return { version: /^v?\d+\.\d+\.\d+/.test(version) ? version : 'v0.0.0', machine: 'ESP32 module with ESP32' };
+}
+
+function tableInFlash(flash: NorFlash): PartitionTable | undefined {
+  try {
+    return parsePartitionTable(flash.read(PARTITION_TABLE_OFFSET, PARTITION_TABLE_MAX_LENGTH));
+  } catch (error) {
+    if (error instanceof FormatError) return undefined;
+    throw error;
+  }
 }
 
 function exists(fs: LittleFs, path: string): boolean {

@@ -20,8 +20,9 @@ import { choiceOption, integerOption, positiveNumberOption } from '../option-val
 import { printText, stdout } from '../output.js';
 import { addNetworkFlags, describeFaults, networkOptionsOf, type NetworkFlags } from '../network-options.js';
 import { HostNetwork } from '../../node/host-network.js';
+import { DEFAULT_FLEET_NAME, fleetSettings, runFleetSimulator, strayFleetOptions, type FleetSimOptions } from './sim-fleet.js';
 
-interface SimOptions extends NetworkFlags {
+interface SimOptions extends NetworkFlags, FleetSimOptions {
   flash?: string;
   firmware?: string;
   table?: string;
@@ -54,13 +55,22 @@ export function registerSimCommand(program: Command): void {
     .option('--strict', "board-faithful: the console's bit rate and 259-byte stdin ring, flash operations that take their datasheet time")
     .option('--uart <kind>', `with --strict: the console, ${CONSOLE_KINDS.join(' | ')} (default uart)`, choiceOption('--uart', CONSOLE_KINDS))
     .option('--baud <rate>', `with --strict --uart uart: the bit rate (default ${DEFAULT_UART_BAUD})`, integerOption('--baud', { min: 300, max: 5_000_000 }))
-    .option('--flash-time-scale <factor>', 'with --strict: flash operations take their datasheet time times this (default 1)', positiveNumberOption('--flash-time-scale'));
+    .option('--flash-time-scale <factor>', 'with --strict: flash operations take their datasheet time times this (default 1)', positiveNumberOption('--flash-time-scale'))
+    .option('--fleet <n>', 'run N virtual boards that follow a fleet\'s rollouts over MQTT (see docs/fleet.md); with --broker', integerOption('--fleet', { min: 1, max: 64 }))
+    .option('--broker <url>', 'with --fleet: the MQTT broker the boards connect to, e.g. mqtt://127.0.0.1:1883')
+    .option('--fleet-name <name>', `with --fleet: the fleet's name (default ${DEFAULT_FLEET_NAME})`)
+    .option('--prefix <topic>', 'with --fleet: the fleet topics\' prefix (default esp32-ota)')
+    .option('--flash-dir <dir>', 'with --fleet: keep each board\'s flash in DIR/board-NN.bin (loaded if there, else created; saved on exit)')
+    .option('--health-fail-version <version>', 'with --fleet: the boards\' health check fails on this firmware version, so an update to it rolls back');
   addNetworkFlags(command).action(async (options: SimOptions) => {
     await runSimulator(options);
   });
 }
 
 async function runSimulator(options: SimOptions): Promise<void> {
+  if (options.fleet !== undefined) return runFleet(options);
+  const stray = strayFleetOptions(options);
+  if (stray.length > 0) throw new UserError(`${stray.join(', ')} ${stray.length === 1 ? 'applies' : 'apply'} only with --fleet N`);
   const password = options.password ?? process.env[WEBREPL_PASSWORD_VARIABLE];
   if (options.webrepl !== undefined && !password) {
     throw new UserError(`--webrepl needs a password: --password PW or the ${WEBREPL_PASSWORD_VARIABLE} environment variable`);
@@ -92,6 +102,26 @@ async function runSimulator(options: SimOptions): Promise<void> {
     for (const server of servers) await server.close();
     await board?.stop();
     lock?.release();
+  }
+}
+
+async function runFleet(options: SimOptions): Promise<void> {
+  const single = [
+    options.flash !== undefined && '--flash (use --flash-dir)',
+    options.table !== undefined && '--table',
+    options.tcp !== undefined && '--tcp',
+    options.webrepl !== undefined && '--webrepl',
+    options.strict && '--strict',
+    !options.rollback && '--no-rollback',
+  ].filter(Boolean);
+  if (single.length > 0) throw new UserError(`${single.join(', ')}: not with --fleet (a fleet's boards have rollback, no UART or WebREPL server and the default partition table)`);
+  const settings = fleetSettings(options);
+  const firmware = options.firmware ? await readFirmware(options.firmware) : undefined;
+  const signals = stopSignals();
+  try {
+    await runFleetSimulator(settings, options, firmware, signals.stopped);
+  } finally {
+    signals.dispose();
   }
 }
 
