@@ -142,10 +142,11 @@ function wrap(client: MqttClient, url: string): FleetConnection {
   const reconnectHandlers: (() => void)[] = [];
   const disconnectHandlers: (() => void)[] = [];
   let connected = true;
+  let closing = false;
   // After the first connect MQTT.js reconnects by itself; errors on the way are reported by the close/connect cycle.
   client.on('error', () => undefined);
   client.on('close', () => {
-    if (!connected) return;
+    if (!connected || closing) return;
     connected = false;
     for (const handler of disconnectHandlers) handler();
   });
@@ -170,6 +171,9 @@ function wrap(client: MqttClient, url: string): FleetConnection {
     },
     onReconnect: (handler) => void reconnectHandlers.push(handler),
     onDisconnect: (handler) => void disconnectHandlers.push(handler),
-    close: () => client.endAsync(),
+    close: () => {
+      closing = true;
+      return client.endAsync();
+    },
   };
 }
