@@ -90,7 +90,7 @@ function realBoardEstimate(wireBytes: number, flashBusyMs: number): string {
   for (const baud of BAUD_RATES) {
     lines.push(`  ${withThousands(baud).padStart(7)} baud: ${(wireBytes / (baud / 10)).toFixed(1).padStart(5)} s on the wire`);
   }
-  lines.push(`  flash erase and program: ${(flashBusyMs / 1000).toFixed(1)} s by the flash chip's typical datasheet timings (overlaps the transfer)`);
+  lines.push(`  flash erase and program: ${(flashBusyMs / 1000).toFixed(1)} s by the flash chip's typical datasheet timings (adds to the wire time: a board reads no input while it writes flash; docs/transfer-protocol.md)`);
   return lines.join('\n');
 }
 
