@@ -3,6 +3,7 @@ import { FleetError } from '../fleet/errors.js';
 import { FormatError } from '../format/errors.js';
 import { BrokerError } from '../node/mqtt-connection.js';
 import { FlashFileError } from '../node/flash-file.js';
+import { DownloadError } from '../node/http-fetch.js';
 import { FileStoreError } from '../fs/file-store.js';
 import { OtaError } from '../ota/engine.js';
 import { ManifestError } from '../ota/manifest.js';
@@ -34,6 +35,7 @@ export function isExpectedError(error: unknown): error is Error {
     error instanceof FlashFileError ||
     error instanceof FileStoreError ||
     error instanceof FleetError ||
+    error instanceof DownloadError ||
     error instanceof ManifestError ||
     error instanceof BrokerError ||
     error instanceof OtaError ||

@@ -4,9 +4,9 @@
  * firmware relative to the manifest unless it is absolute).
  */
 import { dirname, isAbsolute, join } from 'node:path';
-import { UserError } from './errors.js';
 import { readInputFile, readInputText } from './files.js';
 import { parseManifest, resolveFirmwareUrl } from '../ota/manifest.js';
+import { downloadBytes } from '../node/http-fetch.js';
 
 export interface FirmwareSource {
   readonly bytes: Uint8Array;
@@ -24,7 +24,7 @@ export async function loadFirmwareSource(source: string): Promise<FirmwareSource
 }
 
 async function loadManifest(source: string): Promise<FirmwareSource> {
-  const text = isUrl(source) ? new TextDecoder().decode(await download(source)) : await readInputText(source);
+  const text = isUrl(source) ? new TextDecoder().decode(await downloadBytes(source)) : await readInputText(source);
   const manifest = parseManifest(text, source);
   const firmware = isUrl(source) ? resolveFirmwareUrl(source, manifest.firmware) : resolveLocalFirmware(source, manifest.firmware);
   return { bytes: await loadBytes(firmware), name: firmware, sha: manifest.sha, length: manifest.length };
@@ -36,18 +36,5 @@ function resolveLocalFirmware(manifest: string, firmware: string): string {
 }
 
 async function loadBytes(source: string): Promise<Uint8Array> {
-  return isUrl(source) ? download(source) : readInputFile(source);
-}
-
-async function download(url: string): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    // fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, …) is its cause.
-    const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
-    throw new UserError(`cannot download ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
-  }
-  if (response.status !== 200) throw new UserError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
-  return new Uint8Array(await response.arrayBuffer());
+  return isUrl(source) ? downloadBytes(source) : readInputFile(source);
 }

@@ -5,6 +5,7 @@
  */
 import { FleetError } from '../fleet/errors.js';
 import { parseManifest, resolveFirmwareUrl, type OtaManifest } from '../ota/manifest.js';
+import { downloadBytes, httpRequest } from './http-fetch.js';
 
 export interface RolloutManifest {
   readonly url: string;
@@ -17,7 +18,7 @@ const isHttp = (text: string) => /^https?:\/\//i.test(text);
 export async function checkRolloutManifest(url: string): Promise<RolloutManifest> {
   if (!isHttp(url)) throw new FleetError(`the boards download the manifest themselves: give an http(s) URL they can reach, not '${url}'`);
   if (!new URL(url).pathname.endsWith('.json')) throw new FleetError(`${url}: a manifest URL must end in .json (the board's ota package refuses others); make one with esp32-ota manifest`);
-  const manifest = parseManifest(new TextDecoder().decode(await download(url)), url);
+  const manifest = parseManifest(new TextDecoder().decode(await downloadBytes(url)), url);
   if (!manifest.version) throw new FleetError(`${url} names no "version": a rollout needs it to know which boards are done; make the manifest with esp32-ota manifest, which reads it from the image`);
   const files = [{ name: manifest.firmware, length: manifest.length }, ...(manifest.compression ? [{ name: manifest.compression.firmware, length: manifest.compression.length }] : [])];
   for (const file of files) {
@@ -27,26 +28,10 @@ export async function checkRolloutManifest(url: string): Promise<RolloutManifest
   return { url, manifest, version: manifest.version };
 }
 
-async function request(url: string, method: 'GET' | 'HEAD'): Promise<Response> {
-  try {
-    return await fetch(url, { method, redirect: 'follow' });
-  } catch (error) {
-    // fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, …) is its cause.
-    const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
-    throw new FleetError(`cannot download ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
-  }
-}
-
-async function download(url: string): Promise<Uint8Array> {
-  const response = await request(url, 'GET');
-  if (response.status !== 200) throw new FleetError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
 async function checkReachable(url: string, length: number): Promise<void> {
-  let response = await request(url, 'HEAD');
+  let response = await httpRequest(url, 'HEAD');
   if (response.status === 405 || response.status === 501) {
-    response = await request(url, 'GET');
+    response = await httpRequest(url, 'GET');
     await response.body?.cancel();
   }
   if (response.status !== 200) throw new FleetError(`the manifest's firmware ${url} is not there: HTTP ${response.status} ${response.statusText}`);
