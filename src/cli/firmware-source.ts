@@ -5,7 +5,7 @@
  */
 import { dirname, isAbsolute, join } from 'node:path';
 import { readInputFile, readInputText } from './files.js';
-import { parseManifest, resolveFirmwareUrl } from '../ota/manifest.js';
+import { isHttpUrl, parseManifest, resolveFirmwareUrl } from '../ota/manifest.js';
 import { downloadBytes } from '../node/http-fetch.js';
 
 export interface FirmwareSource {
@@ -16,25 +16,23 @@ export interface FirmwareSource {
   readonly length?: number;
 }
 
-const isUrl = (text: string) => /^https?:\/\//i.test(text);
-
 export async function loadFirmwareSource(source: string): Promise<FirmwareSource> {
   if (source.toLowerCase().endsWith('.json')) return loadManifest(source);
   return { bytes: await loadBytes(source), name: source };
 }
 
 async function loadManifest(source: string): Promise<FirmwareSource> {
-  const text = isUrl(source) ? new TextDecoder().decode(await downloadBytes(source)) : await readInputText(source);
+  const text = isHttpUrl(source) ? new TextDecoder().decode(await downloadBytes(source)) : await readInputText(source);
   const manifest = parseManifest(text, source);
-  const firmware = isUrl(source) ? resolveFirmwareUrl(source, manifest.firmware) : resolveLocalFirmware(source, manifest.firmware);
+  const firmware = isHttpUrl(source) ? resolveFirmwareUrl(source, manifest.firmware) : resolveLocalFirmware(source, manifest.firmware);
   return { bytes: await loadBytes(firmware), name: firmware, sha: manifest.sha, length: manifest.length };
 }
 
 /** Next to a manifest on disk: http(s) URLs and absolute paths as they are, anything else relative to its folder. */
 function resolveLocalFirmware(manifest: string, firmware: string): string {
-  return isUrl(firmware) || isAbsolute(firmware) ? firmware : join(dirname(manifest), firmware);
+  return isHttpUrl(firmware) || isAbsolute(firmware) ? firmware : join(dirname(manifest), firmware);
 }
 
 async function loadBytes(source: string): Promise<Uint8Array> {
-  return isUrl(source) ? downloadBytes(source) : readInputFile(source);
+  return isHttpUrl(source) ? downloadBytes(source) : readInputFile(source);
 }

@@ -5,9 +5,14 @@ export const DEFAULT_PREFIX = 'esp32-ota';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
+/** A name that can stand in a topic level: only [A-Za-z0-9_.-], so no MQTT wildcard or separator. */
+export function isFleetName(name: string): boolean {
+  return NAME.test(name);
+}
+
 /** Throws when `name` holds anything but [A-Za-z0-9_.-] (MQTT wildcards and separators included). */
 export function checkFleetName(what: string, name: string): string {
-  if (!NAME.test(name)) throw new FleetError(`${what} '${name}' may hold only letters, digits, '_', '.' and '-' (it is part of MQTT topic names)`);
+  if (!isFleetName(name)) throw new FleetError(`${what} '${name}' may hold only letters, digits, '_', '.' and '-' (it is part of MQTT topic names)`);
   return name;
 }
 
@@ -42,7 +47,7 @@ export function fleetTopics(fleet: string, prefix = DEFAULT_PREFIX): FleetTopics
     parse(topic) {
       if (!topic.startsWith(`${base}/devices/`)) return undefined;
       const parts = topic.slice(base.length + 9).split('/');
-      if (parts.length !== 2 || !NAME.test(parts[0]!) || !kinds.includes(parts[1] as DeviceTopicKind)) return undefined;
+      if (parts.length !== 2 || !isFleetName(parts[0]!) || !kinds.includes(parts[1] as DeviceTopicKind)) return undefined;
       return { device: parts[0]!, kind: parts[1] as DeviceTopicKind };
     },
   };

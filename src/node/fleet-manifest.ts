@@ -4,7 +4,7 @@
  * its firmware files answer a HEAD request with the expected length.
  */
 import { FleetError } from '../fleet/errors.js';
-import { parseManifest, resolveFirmwareUrl, type OtaManifest } from '../ota/manifest.js';
+import { isHttpUrl, parseManifest, resolveFirmwareUrl, type OtaManifest } from '../ota/manifest.js';
 import { downloadBytes, httpRequest } from './http-fetch.js';
 
 export interface RolloutManifest {
@@ -13,16 +13,14 @@ export interface RolloutManifest {
   readonly version: string;
 }
 
-const isHttp = (text: string) => /^https?:\/\//i.test(text);
-
 export async function checkRolloutManifest(url: string): Promise<RolloutManifest> {
-  if (!isHttp(url)) throw new FleetError(`the boards download the manifest themselves: give an http(s) URL they can reach, not '${url}'`);
+  if (!isHttpUrl(url)) throw new FleetError(`the boards download the manifest themselves: give an http(s) URL they can reach, not '${url}'`);
   if (!new URL(url).pathname.endsWith('.json')) throw new FleetError(`${url}: a manifest URL must end in .json (the board's ota package refuses others); make one with esp32-ota manifest`);
   const manifest = parseManifest(new TextDecoder().decode(await downloadBytes(url)), url);
   if (!manifest.version) throw new FleetError(`${url} names no "version": a rollout needs it to know which boards are done; make the manifest with esp32-ota manifest, which reads it from the image`);
   const files = [{ name: manifest.firmware, length: manifest.length }, ...(manifest.compression ? [{ name: manifest.compression.firmware, length: manifest.compression.length }] : [])];
   for (const file of files) {
-    if (!isHttp(file.name) && file.name.startsWith('/')) throw new FleetError(`${url}: the firmware '${file.name}' is a path on the board; for a fleet give a URL, or a name relative to the manifest`);
+    if (!isHttpUrl(file.name) && file.name.startsWith('/')) throw new FleetError(`${url}: the firmware '${file.name}' is a path on the board; for a fleet give a URL, or a name relative to the manifest`);
     await checkReachable(resolveFirmwareUrl(url, file.name), file.length);
   }
   return { url, manifest, version: manifest.version };

@@ -128,8 +128,13 @@ function fileProblems(record: Record<string, unknown>, prefix: string): string[]
   return problems;
 }
 
+/** An http:// or https:// URL (what a board can download), as opposed to a file name or path. */
+export function isHttpUrl(text: string): boolean {
+  return /^https?:\/\//i.test(text);
+}
+
 /** The seed's rule, as the board applies it: http(s) URLs and / paths are absolute; anything else is relative to the manifest's folder. */
 export function resolveFirmwareUrl(manifestUrl: string, firmware: string): string {
-  if (/^https?:\/\//i.test(firmware) || firmware.startsWith('/')) return firmware;
+  if (isHttpUrl(firmware) || firmware.startsWith('/')) return firmware;
   return manifestUrl.slice(0, manifestUrl.lastIndexOf('/') + 1) + firmware;
 }

@@ -11,6 +11,7 @@ import { DeviceError, type ReplClient } from '../repl/index.js';
 import { installBoardPackage } from './board-package.js';
 import { deviceProgram } from './device-programs.js';
 import { OtaError, readStatus, type BoardLink, type BoardStatus } from './engine.js';
+import { isHttpUrl } from './manifest.js';
 import type { TransferProgress } from './transfer.js';
 import { bootNewFirmware } from './update.js';
 
@@ -59,7 +60,7 @@ interface BoardResult {
 
 export async function pullUpdate(link: BoardLink, client: ReplClient, options: PullOptions): Promise<PullResult> {
   const step = options.onStep ?? (() => undefined);
-  if (!/^https?:\/\//i.test(options.source)) throw new OtaError(`with --pull the board downloads the firmware itself: give an http(s) URL it can reach, not '${options.source}'`);
+  if (!isHttpUrl(options.source)) throw new OtaError(`with --pull the board downloads the firmware itself: give an http(s) URL it can reach, not '${options.source}'`);
   const before = await readStatus(client);
   if (!before.ready) throw new OtaError(`the board cannot take an OTA update: ${before.otadata ? (before.nextUpdateError ?? 'no next OTA partition') : 'it has no otadata partition'}`);
   const installed = await installBoardPackage(client, { ...(options.sha256 ? { sha256: options.sha256 } : {}), onStep: step });

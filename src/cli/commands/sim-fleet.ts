@@ -5,6 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { hex } from '../../format/bytes.js';
+import { isFleetName } from '../../fleet/topics.js';
 import { commandLine } from '../../node/flash-file.js';
 import { VirtualFleet } from '../../node/virtual-fleet.js';
 import { UserError } from '../errors.js';
@@ -23,7 +24,6 @@ export interface FleetSimOptions extends NetworkFlags {
 
 export const DEFAULT_FLEET_NAME = 'rehearsal';
 const SAVE_INTERVAL_MS = 5000;
-const NAME = /^[A-Za-z0-9_.-]+$/;
 const VERSION = /^v?\d+\.\d+\.\d+/;
 
 /** The fleet-only options given without --fleet, as flag names. */
@@ -60,8 +60,8 @@ export function fleetSettings(options: FleetSimOptions): FleetSettings {
     throw new UserError(`--broker: the boards speak MQTT (mqtt:// or mqtts://), not ${broker.protocol.replace(/:$/, '')}:// ('${options.broker}')`);
   }
   const fleet = options.fleetName ?? DEFAULT_FLEET_NAME;
-  if (!NAME.test(fleet)) throw new UserError(`--fleet-name: '${fleet}' has characters a topic name must not have; use letters, digits, '_', '.' and '-'`);
-  if (options.prefix !== undefined && !NAME.test(options.prefix)) {
+  if (!isFleetName(fleet)) throw new UserError(`--fleet-name: '${fleet}' has characters a topic name must not have; use letters, digits, '_', '.' and '-'`);
+  if (options.prefix !== undefined && !isFleetName(options.prefix)) {
     throw new UserError(`--prefix: '${options.prefix}' has characters a topic name must not have; use letters, digits, '_', '.' and '-'`);
   }
   if (options.healthFailVersion !== undefined && !VERSION.test(options.healthFailVersion)) {
