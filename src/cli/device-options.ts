@@ -37,8 +37,16 @@ export function deviceAddressOf(options: DeviceOptions): DeviceAddress {
   return address;
 }
 
-/** Opens the board, enters its raw REPL, runs `work`, and always closes the board again. */
-export async function withBoard<T>(options: DeviceOptions, work: (device: OpenedDevice, client: ReplClient) => Promise<T>): Promise<T> {
+/**
+ * Opens the board, enters its raw REPL, runs `work`, and always closes the
+ * board again. A `sim:` board keeps what a failed `work` wrote (as a board's
+ * flash does, e.g. for update --resume) unless `dropFailedWrites` is set.
+ */
+export async function withBoard<T>(
+  options: DeviceOptions,
+  work: (device: OpenedDevice, client: ReplClient) => Promise<T>,
+  { dropFailedWrites = false } = {},
+): Promise<T> {
   const address = deviceAddressOf(options);
   const device = await openDevice(address, {
     ...(options.password ? { password: options.password } : {}),
@@ -55,6 +63,6 @@ export async function withBoard<T>(options: DeviceOptions, work: (device: Opened
     failed = false;
     return result;
   } finally {
-    await device.close({ failed });
+    await device.close({ failed, dropFailedWrites });
   }
 }

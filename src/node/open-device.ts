@@ -30,9 +30,16 @@ export interface OpenedDevice {
   reconnect(): Promise<Transport>;
   /**
    * Closes the link. A `sim:` board is saved to its file only when the
-   * command wrote to its flash, or made a new file and did not fail.
+   * command wrote to its flash, or made a new file and did not fail; with
+   * `dropFailedWrites`, a failed command's writes are not saved either (for
+   * commands that are all or nothing: the file stays as it was, or absent).
    */
-  close(outcome?: { failed: boolean }): Promise<void>;
+  close(outcome?: CloseOutcome): Promise<void>;
+}
+
+export interface CloseOutcome {
+  readonly failed: boolean;
+  readonly dropFailedWrites?: boolean;
 }
 
 export interface OpenOptions {
@@ -126,7 +133,8 @@ async function openVirtualBoard(address: DeviceAddress & { kind: 'sim' }): Promi
         await transport.close();
         await running.stop();
         const wrote = running.flash.stats().operations !== writesAtOpen;
-        if (wrote || (!exists && !outcome.failed)) await saveFlashFile(file, running.flash);
+        const save = outcome.failed ? wrote && !outcome.dropFailedWrites : wrote || !exists;
+        if (save) await saveFlashFile(file, running.flash);
       } finally {
         lock.release();
       }

@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -58,6 +60,28 @@ describe('a sim: board between commands', () => {
     const status = await runCliInProcess(['status', '-d', `sim:${at('new.bin')}`]);
     assert.equal(status.code, 0, status.stderr);
     assert.equal(readFileSync(at('new.bin')).length, 4 << 20);
+  });
+
+  it('update --pull whose download fails leaves no new file, and an existing file byte for byte as it was', async () => {
+    const probe = createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const closedPort = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const source = `http://127.0.0.1:${closedPort}/firmware.json`;
+
+    const fresh = await runCliInProcess(['update', '--pull', source, '-d', `sim:${at('pull-new.bin')}`]);
+    assert.equal(fresh.code, 1, fresh.stderr);
+    assert.match(fresh.stderr, /the board's update failed: .*; the boot partition is unchanged/);
+    assert.match(fresh.stderr, /Installed the ota package/, 'the board wrote to its flash before the download failed');
+    assert.equal(existsSync(at('pull-new.bin')), false);
+
+    const flash = at('pull-existing.bin');
+    assert.equal((await runCliInProcess(['status', '-d', `sim:${flash}`])).code, 0);
+    const before = digest(flash);
+    const existing = await runCliInProcess(['update', '--pull', source, '-d', `sim:${flash}`]);
+    assert.equal(existing.code, 1, existing.stderr);
+    assert.equal(digest(flash), before, 'a failed update --pull changed the flash file');
+    assert.equal(existsSync(`${flash}.lock`), false);
   });
 
   it('rollback force on a sim: board says the next command boots it (not "reset the board")', async () => {

@@ -124,20 +124,24 @@ async function pullCommand(source: string, options: UpdateCommandOptions): Promi
     if (!options.json) printNote(message);
   };
   try {
-    const result = await withBoard(options, (device, client) =>
-      pullUpdate(device, client, {
-        source,
-        sha256: nativeSha256,
-        reboot: options.reboot,
-        ...(options.sha ? { sha: options.sha } : {}),
-        ...(options.length ? { length: options.length } : {}),
-        ...(options.force ? { force: true } : {}),
-        ...(options.confirm ? { confirm: true } : {}),
-        ...(auth ? { auth } : {}),
-        ...(options.token ? { token: options.token } : {}),
-        onStep: say,
-        ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
-      }),
+    // All or nothing on a sim: file: a pull that fails saves none of what the board wrote (the ota package in /lib/ota, part of an image).
+    const result = await withBoard(
+      options,
+      (device, client) =>
+        pullUpdate(device, client, {
+          source,
+          sha256: nativeSha256,
+          reboot: options.reboot,
+          ...(options.sha ? { sha: options.sha } : {}),
+          ...(options.length ? { length: options.length } : {}),
+          ...(options.force ? { force: true } : {}),
+          ...(options.confirm ? { confirm: true } : {}),
+          ...(auth ? { auth } : {}),
+          ...(options.token ? { token: options.token } : {}),
+          onStep: say,
+          ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
+        }),
+      { dropFailedWrites: true },
     );
     if (options.json) printJson({ ...result, before: statusJson(result.before), after: result.after ? statusJson(result.after) : null });
     else printText(pullSummary(result, options));
