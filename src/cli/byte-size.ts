@@ -1,14 +1,13 @@
 /** Sizes on the command line: 0x1c0000, 1835008, 1792K, 4M (also KB/KiB, MB/MiB). */
 import { FLASH_SIZE_NAMES } from '../format/app-image.js';
 import { UserError } from './errors.js';
+import { parseWholeNumber, type Multipliers } from './option-values.js';
 
-const UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, kb: 1024, kib: 1024, m: 0x100000, mb: 0x100000, mib: 0x100000 };
+const UNITS: Multipliers = { '': 1, k: 1024, kb: 1024, kib: 1024, m: 0x100000, mb: 0x100000, mib: 0x100000 };
 
 export function parseByteSize(text: string): number {
-  const match = /^(0x[0-9a-f]+|\d+)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
-  const value = match && unit !== undefined ? Number(match[1]) * unit : NaN;
-  if (!Number.isSafeInteger(value) || value <= 0) {
+  const value = parseWholeNumber(text, UNITS);
+  if (!(value > 0)) {
     throw new UserError(`not a size: '${text}' (use hex like 0x1c0000, bytes, or K/M like 1792K, 4M)`);
   }
   return value;

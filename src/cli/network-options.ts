@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { HostNetworkOptions, NetworkFaults } from '../node/host-network.js';
 import { UserError } from './errors.js';
+import { DECIMAL_MULTIPLIERS, integerOption } from './option-values.js';
 
 export interface NetworkFlags {
   wifi?: string;
@@ -17,9 +18,17 @@ export function addNetworkFlags(command: Command): Command {
   return command
     .option('--wifi <ssid:key>', "the virtual Wi-Fi access point (default esp32-ota-sim:micropython); a board's connect() with another SSID or key fails as on a board")
     .option('--no-wifi-at-boot', 'the station starts inactive and disconnected (boot.py must connect), as on a board')
-    .option('--latency <ms>', 'fault: added to every connection set-up and every received piece of data', parseCount('--latency'))
-    .option('--bandwidth <bytes/s>', 'fault: received bytes per second, per connection (k and M suffixes: 100k)', parseCount('--bandwidth'))
-    .option('--reset-after <bytes>', 'fault: every TCP connection is reset after this many received bytes (k and M suffixes)', parseCount('--reset-after'))
+    .option('--latency <ms>', 'fault: added to every connection set-up and every received piece of data', integerOption('--latency', { unit: 'milliseconds' }))
+    .option(
+      '--bandwidth <bytes/s>',
+      'fault: received bytes per second, per connection (k and M suffixes: 100k)',
+      integerOption('--bandwidth', { min: 1, unit: 'bytes per second', multipliers: DECIMAL_MULTIPLIERS }),
+    )
+    .option(
+      '--reset-after <bytes>',
+      'fault: every TCP connection is reset after this many received bytes (k and M suffixes)',
+      integerOption('--reset-after', { unit: 'bytes', multipliers: DECIMAL_MULTIPLIERS }),
+    )
     .option('--dns-fail', 'fault: host names do not resolve (OSError -202 on the board)')
     .option('--route <name:port=host:port>', 'connections to NAME:PORT go to HOST:PORT (repeatable), e.g. pool.ntp.org:123=127.0.0.1:1123', collect, []);
 }
@@ -64,14 +73,6 @@ function parseAccessPoint(text: string): { ssid: string; key: string } {
   if (ssid.length === 0 || ssid.length > 32) throw new UserError(`--wifi wants SSID:KEY with an SSID of 1 to 32 characters, not '${text}'`);
   if (key.length > 0 && (key.length < 8 || key.length > 63)) throw new UserError('--wifi: a WPA2 key has 8 to 63 characters (or none, for an open network)');
   return { ssid, key };
-}
-
-function parseCount(flag: string) {
-  return (text: string): number => {
-    const match = /^(\d+)([kM]?)$/.exec(text);
-    if (!match) throw new UserError(`${flag} wants a whole number (k and M suffixes allowed), not '${text}'`);
-    return Number(match[1]) * (match[2] === 'k' ? 1000 : match[2] === 'M' ? 1_000_000 : 1);
-  };
 }
 
 function collect(value: string, previous: string[]): string[] {

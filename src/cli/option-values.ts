@@ -1,15 +1,39 @@
 /** Parsers for option values: each refuses what it cannot take with a message naming the option and the value. */
+import { withThousands } from '../format/units.js';
 import { UserError } from './errors.js';
 
-/** A whole number (decimal, or hex with 0x) from `min` to `max`. */
-export function integerOption(option: string, options: { min?: number; max?: number; unit?: string } = {}): (text: string) => number {
+/** What a suffix after a number multiplies it by, keyed by the suffix ('' for none; matched without regard to case). */
+export type Multipliers = Readonly<Record<string, number>>;
+
+/** k and M as in rates and counts: 100k = 100,000. */
+export const DECIMAL_MULTIPLIERS: Multipliers = { '': 1, k: 1000, M: 1_000_000 };
+
+/**
+ * The whole number `text` states: decimal, or hex with 0x, followed by one of
+ * `multipliers`' suffixes (none by default); NaN when it states none (empty,
+ * a sign, a fraction, an unknown suffix, beyond 2^53).
+ */
+export function parseWholeNumber(text: string, multipliers: Multipliers = { '': 1 }): number {
+  const [, digits, given] = /^(0x[0-9a-f]+|\d+)\s*([a-z]*)$/i.exec(text.trim()) ?? [];
+  const suffix = given === undefined ? undefined : Object.keys(multipliers).find((key) => key.toLowerCase() === given.toLowerCase());
+  const value = suffix === undefined ? NaN : Number(digits) * multipliers[suffix]!;
+  return Number.isSafeInteger(value) ? value : NaN;
+}
+
+/** A whole number (decimal, or hex with 0x; with `multipliers`, a suffix such as k) from `min` to `max`. */
+export function integerOption(
+  option: string,
+  options: { min?: number; max?: number; unit?: string; multipliers?: Multipliers } = {},
+): (text: string) => number {
   const min = options.min ?? 0;
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  const suffixes = Object.entries(options.multipliers ?? {}).filter(([suffix]) => suffix !== '');
+  const suffixNote = suffixes.length ? ` (or with ${suffixes.map(([suffix, factor]) => `${suffix} = ×${withThousands(factor)}`).join(', ')})` : '';
   return (text) => {
-    const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text, 16) : /^\d+$/.test(text) ? parseInt(text, 10) : NaN;
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const value = parseWholeNumber(text, options.multipliers);
+    if (Number.isNaN(value) || value < min || value > max) {
       const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
-      throw new UserError(`${option} must be a whole number${options.unit ? ` of ${options.unit}` : ''}, ${range}; got '${text}'`);
+      throw new UserError(`${option} must be a whole number${options.unit ? ` of ${options.unit}` : ''}${suffixNote}, ${range}; got '${text}'`);
     }
     return value;
   };
