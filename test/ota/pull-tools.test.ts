@@ -1,6 +1,6 @@
 /**
- * The host side of device-pull OTA: esp32-ota manifest, keygen, serve (HTTP
- * semantics through `send`), install-package, the board's Ed25519 against
+ * The host side of device-pull OTA: esp32-ota manifest, keygen, serve (the
+ * HTTP semantics of src/node/static-files.ts), install-package, the board's Ed25519 against
  * node:crypto, and update --pull end to end on a sim: board.
  */
 import { describe, it, after } from 'node:test';
