@@ -582,9 +582,32 @@ def _receive(part, length, window, idle_ms, resume, group, text, baud):
         raise
 
 
+# A read that finds stdin empty sleeps until something wakes MicroPython's
+# main task or the next FreeRTOS tick (10 ms). The REPL UART's interrupt
+# handler wakes nothing (ports/esp32/uart.c), and at 921,600 baud 10 ms is
+# 920 bytes: the agent would take at most one ring of 259 bytes per tick. A
+# timer alarm wakes the task (machine_timer.c): one every millisecond, for
+# the transfer. Timer 2 (group 1, timer 0) is there on every ESP32 chip.
+_WAKER_TIMER = 2
+
+
+def _wake(timer):
+    pass
+
+
+def _start_waker():
+    try:
+        import machine
+
+        return machine.Timer(_WAKER_TIMER, mode=machine.Timer.PERIODIC, period=1, callback=_wake)
+    except Exception:
+        return None
+
+
 def _main(target, length, window, idle_ms, resume, group, text, baud=0, old_baud=0):
     micropython.kbd_intr(-1)
     rate = _Baud(old_baud, baud)
+    waker = _start_waker()
     try:
         _run(target, length, window, idle_ms, resume, group, text, rate)
     except _Fail as e:
@@ -596,5 +619,7 @@ def _main(target, length, window, idle_ms, resume, group, text, baud=0, old_baud
     except Exception as e:
         print("@F agent", repr(e))
     finally:
+        if waker is not None:
+            waker.deinit()
         rate.restore()
         micropython.kbd_intr(3)
