@@ -56,19 +56,22 @@ class _Fail(Exception):
     pass
 
 
-def _stdin_capacity():
-    # What stdin can hold while Python is busy (e.g. writing flash). A board's
-    # UART ring holds 259 bytes (ports/esp32/mphalport.c, stdin_ringbuf_array);
-    # the esp32-ota virtual board (its esp32 module sits on _esp32_hw) has
-    # 64 KiB, unless it runs board-faithful (strict).
+def _forgiving_board():
+    # The esp32-ota virtual board (its esp32 module sits on _esp32_hw), unless
+    # it runs board-faithful (strict): 64 KiB of stdin, and a program waiting
+    # for input wakes when bytes come.
     try:
         import _esp32_hw
 
-        if not _esp32_hw.strict():
-            return 32768
+        return not _esp32_hw.strict()
     except ImportError:
-        pass
-    return 256
+        return False
+
+
+def _stdin_capacity():
+    # What stdin can hold while Python is busy (e.g. writing flash). A board's
+    # UART ring holds 259 bytes (ports/esp32/mphalport.c, stdin_ringbuf_array).
+    return 32768 if _forgiving_board() else 256
 
 
 # What the host sends at the new rate to prove it follows (no sync byte, no Ctrl-C).
@@ -596,6 +599,8 @@ def _wake(timer):
 
 
 def _start_waker():
+    if _forgiving_board():
+        return None
     try:
         import machine
 
