@@ -99,7 +99,7 @@ function serialLost(error: Error): void {
   if (busy || !session) return; // an action in flight reports it
   void endSession().catch(() => undefined);
   say('connection', 'Disconnected.');
-  showError(`The connection was lost: ${error.message} Plug the board in and connect again.`);
+  showError(`The connection was lost: ${error.message}. Plug the board in and connect again.`);
 }
 
 async function openSession(kind: string): Promise<Session> {
@@ -283,13 +283,11 @@ updateButton.addEventListener('click', () => {
           progress.max = p.imageBytes;
           progress.value = p.ackedBytes;
           const { rate, eta } = rateAndEta(p);
-          $('progress-text').textContent = `${withThousands(p.ackedBytes)} of ${withThousands(p.imageBytes)} bytes written, ${rate}, about ${eta} left`;
+          const baud = current.link.transport.baudRate;
+          const line = baud ? ` at ${withThousands(baud)} baud` : '';
+          $('progress-text').textContent = `${withThousands(p.ackedBytes)} of ${withThousands(p.imageBytes)} bytes written${line}, ${rate}, about ${eta} left`;
         },
       });
-      if (current.transferBaud) {
-        const baud = result.transfer.baud ?? 0;
-        step(baud === current.transferBaud ? `Sent at ${withThousands(baud)} baud` : `Sent at ${withThousands(baud)} baud: the USB-UART bridge or the board did not take ${withThousands(current.transferBaud)}`);
-      }
       await refreshStatus(current, result.client);
       // The file is on the board now: start the next update from a fresh choice.
       file = undefined;
