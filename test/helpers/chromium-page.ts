@@ -19,8 +19,8 @@ const OTADATA = 0xd000;
 
 export interface PageBrowser {
   readonly context: BrowserContext;
-  /** A new tab on the page; `errors` collects uncaught page errors. */
-  openPage(): Promise<{ page: Page; errors: string[] }>;
+  /** A new tab on the page (`beforeLoad` runs before it is loaded, e.g. to add init scripts); `errors` collects uncaught page errors. */
+  openPage(beforeLoad?: (page: Page) => Promise<unknown>): Promise<{ page: Page; errors: string[] }>;
   close(): Promise<void>;
 }
 
@@ -44,10 +44,11 @@ export async function launchPageBrowser(): Promise<PageBrowser> {
   }
   return {
     context,
-    async openPage() {
+    async openPage(beforeLoad) {
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(error.message));
+      await beforeLoad?.(page);
       await page.goto(server.url);
       return { page, errors };
     },

@@ -13,10 +13,10 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
 import { buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
-import { DEVICE_LOST_CODE, installFakeWebSerial } from '../helpers/fake-web-serial.js';
-import { field, launchPageBrowser, otadataState, shot, type PageBrowser } from '../helpers/chromium-page.js';
-import { REAL_FIRMWARE_PATH } from '../helpers/testdata.js';
 import { HARD_RESET_SEQUENCE, RUN_LINES, autoResetPins, type ControlLines } from '../../src/transport/reset-lines.js';
+import { field, launchPageBrowser, otadataState, shot, type PageBrowser } from '../helpers/chromium-page.js';
+import { DEVICE_LOST_CODE, installFakeWebSerial } from '../helpers/fake-web-serial.js';
+import { REAL_FIRMWARE_PATH } from '../helpers/testdata.js';
 import { bootedBoard } from '../helpers/virtual-board.js';
 import { serveSerialBridge, type LineChange, type SerialBridge } from '../helpers/web-serial-bridge.js';
 
@@ -41,8 +41,7 @@ async function serialBoard(): Promise<{ board: VirtualEsp32; bridge: SerialBridg
 }
 
 async function openSerialPage(bridge: SerialBridge): Promise<{ page: Page; errors: string[] }> {
-  await browser.context.addInitScript(installFakeWebSerial, { bridgeUrl: bridge.url, deviceLostCode: DEVICE_LOST_CODE });
-  return browser.openPage();
+  return browser.openPage((page) => page.addInitScript(installFakeWebSerial, { bridgeUrl: bridge.url, deviceLostCode: DEVICE_LOST_CODE }));
 }
 
 const OTA_1 = 0x1d0000;
