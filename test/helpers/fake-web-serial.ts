@@ -21,7 +21,8 @@ export function installFakeWebSerial({ bridgeUrl, deviceLostCode }: { bridgeUrl:
     readable: ReadableStream<Uint8Array> | null = null;
     writable: WritableStream<Uint8Array> | null = null;
     private socket: WebSocket | undefined;
-    private lost = false;
+    /** The device went away (unplugged): this port cannot be opened again. */
+    lost = false;
 
     getInfo(): { usbVendorId: number; usbProductId: number } {
       return { usbVendorId: 0x10c4, usbProductId: 0xea60 }; // a CP2102 bridge, as on many ESP32 dev boards
@@ -96,7 +97,7 @@ export function installFakeWebSerial({ bridgeUrl, deviceLostCode }: { bridgeUrl:
       return port;
     }
     async getPorts(): Promise<FakeSerialPort[]> {
-      return this.granted.filter((port) => !(port as unknown as { lost: boolean }).lost);
+      return this.granted.filter((port) => !port.lost);
     }
   }
 

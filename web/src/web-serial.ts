@@ -33,7 +33,7 @@ export interface WebSerialTransport extends Transport {
 }
 
 /** MicroPython's REPL UART rate on an ESP32 (MICROPY_HW_UART_REPL_BAUD). */
-export const REPL_BAUD = 115_200;
+const REPL_BAUD = 115_200;
 
 export function webSerialAvailable(): boolean {
   return 'serial' in navigator;
