@@ -5,56 +5,38 @@
  * test-artifacts/web/ (not committed).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { VirtualEsp32 } from '../../src/device/virtual-esp32.js';
 import { buildGeneratedFirmware } from '../../src/device/virtual-firmware.js';
-import { activeEntryIndex, otaStateName, parseOtadata } from '../../src/format/otadata.js';
 import { serveWebRepl } from '../../src/node/sim-servers.js';
 import { freshFlash, virtualBoard } from '../../src/node/virtual-board.js';
-import { serveWebPage, type WebPageServer } from '../../src/node/web-server.js';
 import type { WebReplServer } from '../../src/webrepl/node.js';
+import { field, launchPageBrowser, otadataState, shot, type PageBrowser } from '../helpers/chromium-page.js';
 import { REAL_FIRMWARE_PATH } from '../helpers/testdata.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/web/', import.meta.url));
 const PASSWORD = 'page-pw';
 const OTA_1 = 0x1d0000;
-const OTADATA = 0xd000;
 /** The real image over WebREPL (base64 frames) and the board's boot of it. */
 const UPDATE_TIMEOUT_MS = 60_000;
 
-let server: WebPageServer;
-let context: BrowserContext;
-let profile: string;
+let browser: PageBrowser;
 const boards: { board: VirtualEsp32; webrepl: WebReplServer }[] = [];
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
   assert.ok(existsSync(REAL_FIRMWARE_PATH), `the real firmware is missing: ${REAL_FIRMWARE_PATH}`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  server = await serveWebPage({ port: 0 });
-  profile = mkdtempSync(join(tmpdir(), 'esp32-ota-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1000, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchPageBrowser();
 });
 
 after(async () => {
-  await context?.close();
-  await server?.close();
+  await browser?.close();
   for (const { board, webrepl } of boards.splice(0)) {
     await webrepl.close();
     await board.stop();
   }
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /** A virtual ESP32 (default layout: 1.75 MiB slots) behind a WebREPL endpoint on a free port. */
@@ -65,20 +47,6 @@ async function webReplBoard(): Promise<{ board: VirtualEsp32; url: string }> {
   const webrepl = await serveWebRepl(board, { password: PASSWORD, port: 0 });
   boards.push({ board, webrepl });
   return { board, url: webrepl.url };
-}
-
-async function openPage(): Promise<{ page: Page; errors: string[] }> {
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(server.url);
-  return { page, errors };
-}
-
-const field = (page: Page, name: string) => page.locator(`[data-field="${name}"]`);
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
 async function connectWebRepl(page: Page, url: string): Promise<void> {
@@ -105,16 +73,10 @@ async function updateToRealFirmware(page: Page, name: string): Promise<void> {
   await shot(page, `${name}-updated`);
 }
 
-function otadataState(board: VirtualEsp32): string {
-  const otadata = parseOtadata(board.flash.read(OTADATA, 0x2000));
-  const active = activeEntryIndex(otadata);
-  return active === undefined ? 'none' : `seq ${otadata[active].seq} ${otaStateName(otadata[active].state)}`;
-}
-
 describe('web page over WebREPL (virtual ESP32 served by the test)', () => {
   it('connects, shows status and flash, updates to the real v1.23.0 and confirms it', async () => {
     const { board, url } = await webReplBoard();
-    const { page, errors } = await openPage();
+    const { page, errors } = await browser.openPage();
     await shot(page, 'start');
     await connectWebRepl(page, url);
     assert.match((await field(page, 'version').textContent()) ?? '', /^MicroPython v1\.27\.0/);
@@ -145,7 +107,7 @@ describe('web page over WebREPL (virtual ESP32 served by the test)', () => {
 
   it('refuses firmware for another chip and writes nothing; a cancelled update leaves the old firmware running', async () => {
     const { board, url } = await webReplBoard();
-    const { page, errors } = await openPage();
+    const { page, errors } = await browser.openPage();
     await connectWebRepl(page, url);
     const stateBefore = otadataState(board);
 
@@ -182,7 +144,7 @@ describe('web page over WebREPL (virtual ESP32 served by the test)', () => {
 
 describe('web page with the virtual board in the page (Web Worker)', () => {
   it('boots it, updates to the real v1.23.0, and confirms it', async () => {
-    const { page, errors } = await openPage();
+    const { page, errors } = await browser.openPage();
     assert.equal(await page.evaluate('crossOriginIsolated'), true, 'esp32-ota web serves the page cross-origin isolated');
     await page.getByLabel('Virtual ESP32 in this page').check();
     await page.getByRole('button', { name: 'Connect' }).click();

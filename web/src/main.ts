@@ -20,6 +20,8 @@ interface Session {
   link: BoardLink;
   client: ReplClient;
   status: BoardStatus;
+  /** The UART rate for the transfer (USB serial), when it is not the REPL's. */
+  transferBaud: number | undefined;
   close(): Promise<void>;
 }
 
@@ -74,28 +76,45 @@ form.addEventListener('submit', (event) => {
 disconnectButton.addEventListener('click', () => {
   void task('Disconnecting', async () => {
     abort?.abort();
-    await session?.close();
-    session = undefined;
-    connectButton.hidden = false;
-    disconnectButton.hidden = true;
-    for (const input of form.querySelectorAll('input, select')) (input as HTMLInputElement).disabled = false;
-    $('status').hidden = true;
-    $('firmware').hidden = true;
+    await endSession();
     say('connection', 'Disconnected.');
     connectButton.focus();
   });
 });
 
+/** Back to choosing a board: the link is closed (or gone). */
+async function endSession(): Promise<void> {
+  const ending = session;
+  session = undefined;
+  connectButton.hidden = false;
+  disconnectButton.hidden = true;
+  for (const input of form.querySelectorAll('input, select')) (input as HTMLInputElement).disabled = false;
+  $('status').hidden = true;
+  $('firmware').hidden = true;
+  await ending?.close();
+}
+
+/** The USB serial port went away (unplugged) while no action ran: say so and offer Connect again. */
+function serialLost(error: Error): void {
+  if (busy || !session) return; // an action in flight reports it
+  void endSession().catch(() => undefined);
+  say('connection', 'Disconnected.');
+  showError(`The connection was lost: ${error.message}. Plug the board in and connect again.`);
+}
+
 async function openSession(kind: string): Promise<Session> {
   let link: BoardLink;
   let close: () => Promise<void>;
+  let transferBaud: number | undefined;
   if (kind === 'virtual') {
     const { startPageBoard } = await import('./virtual-board.js');
     const board = await startPageBoard();
     link = board.link;
     close = board.stop;
   } else if (kind === 'serial') {
-    const transport = await openWebSerial(Number($<HTMLSelectElement>('baud').value));
+    const transport = await openWebSerial();
+    transferBaud = Number($<HTMLSelectElement>('transfer-baud').value) || undefined;
+    transport.onClose((error) => error && serialLost(error));
     link = { transport, hardReset: () => transport.hardReset(), reconnect: async () => transport };
     close = () => transport.close();
   } else {
@@ -115,7 +134,7 @@ async function openSession(kind: string): Promise<Session> {
   }
   const client = await freshClient(link);
   const status = await readStatus(client);
-  return { link, client, status, close };
+  return { link, client, status, transferBaud, close };
 }
 
 async function freshClient(link: BoardLink): Promise<ReplClient> {
@@ -245,6 +264,7 @@ updateButton.addEventListener('click', () => {
   void task('Updating', async () => {
     const current = requireSession();
     if (!file?.prepared || file.refused) return;
+    const imageBytes = file.prepared.bytes.length;
     abort = new AbortController();
     cancelButton.hidden = false;
     cancelButton.focus();
@@ -255,6 +275,7 @@ updateButton.addEventListener('click', () => {
     try {
       const result = await update(current.link, current.client, file.bytes, {
         extract: true,
+        ...(current.transferBaud ? { transferBaud: current.transferBaud } : {}),
         name: file.name,
         signal: abort.signal,
         onStep: (text) => step(text),
@@ -262,7 +283,9 @@ updateButton.addEventListener('click', () => {
           progress.max = p.imageBytes;
           progress.value = p.ackedBytes;
           const { rate, eta } = rateAndEta(p);
-          $('progress-text').textContent = `${withThousands(p.ackedBytes)} of ${withThousands(p.imageBytes)} bytes written, ${rate}, about ${eta} left`;
+          const baud = current.link.transport.baudRate;
+          const line = baud ? ` at ${withThousands(baud)} baud` : '';
+          $('progress-text').textContent = `${withThousands(p.ackedBytes)} of ${withThousands(p.imageBytes)} bytes written${line}, ${rate}, about ${eta} left`;
         },
       });
       await refreshStatus(current, result.client);
@@ -278,6 +301,11 @@ updateButton.addEventListener('click', () => {
         step(`Cancelled: nothing was set to boot; the board still runs MicroPython ${current.status.version} from '${current.status.running}'.`);
         say('connection', `Update cancelled. The board still runs MicroPython ${before.version} from '${before.running}'.`);
         return;
+      }
+      if (error instanceof TransferError && error.code === 'link-lost') {
+        await endSession().catch(() => undefined);
+        say('connection', 'Disconnected.');
+        throw new Error(linkLostWords(error, imageBytes), { cause: error });
       }
       await refreshStatus(current).catch(() => undefined);
       throw error;
@@ -305,6 +333,13 @@ function requireSession(): Session {
   return session;
 }
 
+function showError(text: string): void {
+  const error = $('error');
+  error.textContent = text;
+  error.hidden = false;
+  error.focus();
+}
+
 function say(id: string, text: string): void {
   $(id).textContent = text;
 }
@@ -314,17 +349,14 @@ async function task(what: string, action: () => Promise<void>): Promise<void> {
   if (busy) return;
   busy = true;
   document.body.setAttribute('aria-busy', 'true');
-  const error = $('error');
-  error.hidden = true;
+  $('error').hidden = true;
   for (const button of [updateButton, $<HTMLButtonElement>('confirm-button'), $<HTMLButtonElement>('rollback-button'), connectButton]) button.disabled = true;
   cancelButton.disabled = false;
   try {
     await action();
   } catch (failure) {
     console.error(failure);
-    error.textContent = `${what} failed: ${plainWords(failure)}`;
-    error.hidden = false;
-    error.focus();
+    showError(`${what} failed: ${plainWords(failure)}`);
   } finally {
     busy = false;
     document.body.removeAttribute('aria-busy');
@@ -333,6 +365,13 @@ async function task(what: string, action: () => Promise<void>): Promise<void> {
     $<HTMLButtonElement>('rollback-button').disabled = false;
     checkFile();
   }
+}
+
+/** A lost link mid-transfer, for a person at this page (the engine's words are for its API). */
+function linkLostWords(error: TransferError, imageBytes: number): string {
+  const why = error.cause instanceof Error ? error.cause.message : 'the connection to the board was lost';
+  const written = error.ackedBytes === undefined ? '' : ` after ${withThousands(error.ackedBytes)} of ${withThousands(imageBytes)} bytes were written`;
+  return `${why}${written}. Nothing was set to boot: the board keeps its old firmware. Connect again and start the update again.`;
 }
 
 function plainWords(error: unknown): string {
