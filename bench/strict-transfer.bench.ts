@@ -46,14 +46,14 @@ interface Run {
   agent: { waitMs: number; flashMs: number; totalMs: number } | undefined;
 }
 
-export async function benchStrictTransfer(): Promise<string[]> {
+export async function benchStrictTransfer(only?: string): Promise<string[]> {
   const image = extractApp(new Uint8Array(await readFile(FIRMWARE))).bytes;
   const lines = [
     `strict transfer: real image ${image.length.toLocaleString('en')} bytes to a board-faithful virtual ESP32 (flash time ×1, real time, 64 KiB block erases)`,
     '  bounds from the same run: physical = max(wire, flash busy); serial = wire + flash busy; other = time − serial (round trips, interpreter CPU)',
   ];
   let peer: Run | undefined;
-  for (const link of LINKS) {
+  for (const link of LINKS.filter((l) => !only || l.name === only)) {
     const run = await onStrictBoard(link, image);
     const physical = Math.max(run.wireMs, run.busyMs);
     const serial = run.wireMs + run.busyMs;
@@ -105,6 +105,7 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+// Alone: `node dist/bench/strict-transfer.bench.js ['UART 921,600']` (one link by its name).
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const line of await benchStrictTransfer()) console.log(line);
+  for (const line of await benchStrictTransfer(process.argv[2])) console.log(line);
 }

@@ -17,6 +17,11 @@
  *
  * The ring is `stdin_ringbuf_array[260]` in ports/esp32/mphalport.c; a
  * py/ringbuf.h ring holds one byte less than its array.
+ *
+ * A program that reads stdin and finds it empty sleeps in
+ * MICROPY_EVENT_POLL_HOOK until something notifies the main task or the next
+ * FreeRTOS tick: the USB consoles notify it, the UART's handler does not, so
+ * on a UART console input is seen at the next 10 ms tick (main-task.ts).
  */
 import type { StdinModel } from './micropython/micropython-worker.js';
 import type { ThrottleOptions } from '../transport/throttled.js';
@@ -29,6 +34,8 @@ export const ESP32_STDIN_RING_BYTES = 259;
 /** RXFIFO_FULL_THR of ports/esp32/uart.c: SOC_UART_FIFO_LEN (128 on the ESP32) − 8. */
 export const UART_RX_FIFO_THRESHOLD = 120;
 export const DEFAULT_UART_BAUD = 115_200;
+/** CONFIG_FREERTOS_HZ of MicroPython's ESP32 builds: ESP-IDF's default 100 (ports/esp32/boards/sdkconfig.base leaves it). */
+export const FREERTOS_TICK_MS = 10;
 
 /**
  * USB full speed, bulk endpoints of 64-byte packets: at most 19 packets in a
@@ -122,7 +129,12 @@ export function consoleWire(options: StrictBoardOptions): ThrottleOptions {
 /** How the console driver of MicroPython `version` (e.g. 'v1.23.0') fills stdin. */
 export function consoleStdin(kind: ConsoleKind, version: string): StdinModel {
   const dropping = kind === 'uart' || (kind === 'usb-cdc' && !atLeast(version, 1, 24));
-  return { limit: ESP32_STDIN_RING_BYTES, overflow: dropping ? 'dropped' : 'queued' };
+  return {
+    limit: ESP32_STDIN_RING_BYTES,
+    overflow: dropping ? 'dropped' : 'queued',
+    // The USB consoles notify the main task when bytes come (mp_hal_wake_main_task); the UART's handler does not.
+    ...(kind === 'uart' && { wakeTickMs: FREERTOS_TICK_MS }),
+  };
 }
 
 function atLeast(version: string, major: number, minor: number): boolean {

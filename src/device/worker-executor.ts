@@ -6,7 +6,7 @@
  */
 import type { CodeExecutor, ExecutionMode, ExecutionResult } from './repl/code-executor.js';
 import type { MicroPythonWorker } from './micropython/micropython-worker.js';
-import { BOARD_SOURCE_NAME } from './board/esp32-hardware.js';
+import { withoutBoardFrames } from './micropython/board-frames.js';
 
 /** Run in the board's own interpreter; `__import__` keeps the user's globals clean. */
 const RELOAD_FILES = "__import__('_esp32_hw').fs_reload()";
@@ -28,7 +28,8 @@ export class WorkerExecutor implements CodeExecutor {
       await this.reloadFiles();
     }
     // Paste mode compiles a whole file as REPL input; the worker has no such mode, so it runs as a file.
-    return withoutBoardFrames(await this.worker().execute(code, mode === 'paste' ? 'exec' : mode, onOutput));
+    const result = await this.worker().execute(code, mode === 'paste' ? 'exec' : mode, onOutput);
+    return result.exception ? { ...result, exception: withoutBoardFrames(result.exception) } : result;
   }
 
   feedInput(bytes: Uint8Array): void {
@@ -49,11 +50,4 @@ export class WorkerExecutor implements CodeExecutor {
     const result = await this.worker().execute(RELOAD_FILES, 'exec', ignoreOutput);
     if (result.exception) throw new Error(`reloading the board's files failed: ${result.exception}`);
   }
-}
-
-/** esp32, machine and flashbdev are C modules on a board: their calls add no traceback lines there. */
-function withoutBoardFrames(result: ExecutionResult): ExecutionResult {
-  if (!result.exception) return result;
-  const frame = `  File "${BOARD_SOURCE_NAME}", line `;
-  return { ...result, exception: result.exception.split('\n').filter((line) => !line.startsWith(frame)).join('\n') };
 }

@@ -10,6 +10,7 @@ import { formatDeviceAddress, type DeviceAddress } from '../transport/device-add
 import type { Transport } from '../transport/transport.js';
 import { connectWebRepl } from '../webrepl/node.js';
 import type { VirtualEsp32 } from '../device/virtual-esp32.js';
+import type { StrictBoardOptions } from '../device/board-console.js';
 import { FlashFileError, checkFlashFilePath, commandLine, loadFlashFile, lockFlashFile, saveFlashFile } from './flash-file.js';
 import { freshFlash, virtualBoard } from './virtual-board.js';
 
@@ -41,6 +42,8 @@ export interface OpenOptions {
   readonly baudRate?: number;
   /** Told about what the link cannot do (e.g. a serial port without modem lines). */
   readonly onNote?: (message: string) => void;
+  /** A `sim:` board in board-faithful mode (the demo measures a real board's case). */
+  readonly strict?: StrictBoardOptions;
 }
 
 export async function openDevice(address: DeviceAddress, options: OpenOptions = {}): Promise<OpenedDevice> {
@@ -67,7 +70,7 @@ export async function openDevice(address: DeviceAddress, options: OpenOptions = 
       return reconnectingDevice(address, () => connectWebRepl(address.url, { password }));
     }
     case 'sim':
-      return openVirtualBoard(address);
+      return openVirtualBoard(address, options.strict);
   }
 }
 
@@ -92,13 +95,13 @@ async function reconnectingDevice(address: DeviceAddress, connect: () => Promise
  * The file is locked meanwhile, and saved only when the command itself wrote
  * to the flash (a command that refuses or only reads leaves it as it was).
  */
-async function openVirtualBoard(address: DeviceAddress & { kind: 'sim' }): Promise<OpenedDevice> {
+async function openVirtualBoard(address: DeviceAddress & { kind: 'sim' }, strict: StrictBoardOptions | undefined): Promise<OpenedDevice> {
   const file = address.flashFile;
   const exists = checkFlashFilePath(file);
   const lock = lockFlashFile(file, commandLine());
   let board: VirtualEsp32 | undefined;
   try {
-    board = virtualBoard(exists ? await loadFlashFile(file) : freshFlash());
+    board = virtualBoard(exists ? await loadFlashFile(file) : freshFlash(), strict ? { strict } : {});
     await board.powerOn();
     await board.idle();
     if (board.state !== 'running') {

@@ -56,19 +56,22 @@ class _Fail(Exception):
     pass
 
 
-def _stdin_capacity():
-    # What stdin can hold while Python is busy (e.g. writing flash). A board's
-    # UART ring holds 259 bytes (ports/esp32/mphalport.c, stdin_ringbuf_array);
-    # the esp32-ota virtual board (its esp32 module sits on _esp32_hw) has
-    # 64 KiB, unless it runs board-faithful (strict).
+def _forgiving_board():
+    # The esp32-ota virtual board (its esp32 module sits on _esp32_hw), unless
+    # it runs board-faithful (strict): 64 KiB of stdin, and a program waiting
+    # for input wakes when bytes come.
     try:
         import _esp32_hw
 
-        if not _esp32_hw.strict():
-            return 32768
+        return not _esp32_hw.strict()
     except ImportError:
-        pass
-    return 256
+        return False
+
+
+def _stdin_capacity():
+    # What stdin can hold while Python is busy (e.g. writing flash). A board's
+    # UART ring holds 259 bytes (ports/esp32/mphalport.c, stdin_ringbuf_array).
+    return 32768 if _forgiving_board() else 256
 
 
 # What the host sends at the new rate to prove it follows (no sync byte, no Ctrl-C).
@@ -582,9 +585,34 @@ def _receive(part, length, window, idle_ms, resume, group, text, baud):
         raise
 
 
+# A read that finds stdin empty sleeps until something wakes MicroPython's
+# main task or the next FreeRTOS tick (10 ms). The REPL UART's interrupt
+# handler wakes nothing (ports/esp32/uart.c), and at 921,600 baud 10 ms is
+# 920 bytes: the agent would take at most one ring of 259 bytes per tick. A
+# timer alarm wakes the task (machine_timer.c): one every millisecond, for
+# the transfer. Timer 2 (group 1, timer 0) is there on every ESP32 chip.
+_WAKER_TIMER = 2
+
+
+def _wake(timer):
+    pass
+
+
+def _start_waker():
+    if _forgiving_board():
+        return None
+    try:
+        import machine
+
+        return machine.Timer(_WAKER_TIMER, mode=machine.Timer.PERIODIC, period=1, callback=_wake)
+    except Exception:
+        return None
+
+
 def _main(target, length, window, idle_ms, resume, group, text, baud=0, old_baud=0):
     micropython.kbd_intr(-1)
     rate = _Baud(old_baud, baud)
+    waker = _start_waker()
     try:
         _run(target, length, window, idle_ms, resume, group, text, rate)
     except _Fail as e:
@@ -596,5 +624,7 @@ def _main(target, length, window, idle_ms, resume, group, text, baud=0, old_baud
     except Exception as e:
         print("@F agent", repr(e))
     finally:
+        if waker is not None:
+            waker.deinit()
         rate.restore()
         micropython.kbd_intr(3)

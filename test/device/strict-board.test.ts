@@ -37,7 +37,9 @@ function partitionHolds(board: VirtualEsp32, image: Uint8Array): boolean {
 
 describe('board-faithful virtual ESP32', () => {
   it('takes the console driver of each kind and version from the port sources', () => {
-    assert.deepEqual(consoleStdin('uart', 'v1.27.0'), { limit: ESP32_STDIN_RING_BYTES, overflow: 'dropped' });
+    assert.deepEqual(consoleStdin('uart', 'v1.27.0'), { limit: ESP32_STDIN_RING_BYTES, overflow: 'dropped', wakeTickMs: 10 });
+    assert.equal(consoleStdin('usb-serial-jtag', 'v1.23.0').wakeTickMs, undefined, 'usb_serial_jtag.c wakes the main task');
+    assert.equal(consoleStdin('usb-cdc', 'v1.23.0').wakeTickMs, undefined, 'usb.c wakes the main task');
     assert.equal(consoleStdin('usb-serial-jtag', 'v1.23.0').overflow, 'queued');
     assert.equal(consoleStdin('usb-cdc', 'v1.23.0').overflow, 'dropped', 'ports/esp32/usb.c puts every byte with ringbuf_put');
     assert.equal(consoleStdin('usb-cdc', 'v1.24.0').overflow, 'queued', 'shared/tinyusb/mp_usbd_cdc.c waits for room');

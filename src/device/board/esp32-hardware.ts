@@ -10,6 +10,7 @@ import { FlashBusyClock, NorFlash, PowerCutError, type SharedFlash } from '../no
 import type { Partition, PartitionTable } from '../../format/partition-table.js';
 import { EspErr, EspIdfApi } from './esp-idf-api.js';
 import { ConsoleBaud } from '../board-console.js';
+import { BOARD_SOURCE_NAME } from '../micropython/board-frames.js';
 import { networkModule } from './network-module.js';
 import { libraryModule } from './library-module.js';
 import { LittleFs, LittleFsError } from '../../format/littlefs/index.js';
@@ -170,11 +171,16 @@ function hardwareModule(
       return consoleBaud.rate;
     },
     unique_id_hex: () => board.uniqueIdHex,
+    /** select.poll on stdin alone: waits as the board's main task does (main-task.ts); 1 when stdin has bytes. */
+    stdin_poll: (timeoutMs: number) => (runtime.waitForStdin(timeoutMs) ? 1 : 0),
+    /** machine.Timer: a hardware alarm that schedules `fire` (ports/esp32/machine_timer.c). */
+    timer_start: (id: number, periodMs: number, periodic: number, fire: () => unknown) =>
+      runtime.timers.set(id, periodMs, periodic !== 0, () => void fire()),
+    timer_stop: (id: number) => runtime.timers.clear(id),
+    timer_value: (id: number) => runtime.timers.value(id),
   };
 }
 
-/** Tracebacks through the board's modules name this file; the REPL leaves those frames out, as a board's C modules have none. */
-export const BOARD_SOURCE_NAME = '<board>';
 
 /**
  * MicroPython cannot create module objects from Python, and the board's

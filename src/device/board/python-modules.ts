@@ -7,8 +7,8 @@
 import type { BoardPythonModule } from './esp32-hardware.js';
 
 /** In installation order: a module may import those before it. */
-const MODULES = ['os', 'errno', 'io', 'hashlib', 'cryptolib', 'esp32', 'machine', 'flashbdev', '_flashfs', 'esp'] as const;
-const NETWORK_MODULES = ['socket', 'select', 'network', 'tls', 'ssl', 'requests', 'mip', 'ntptime', 'umqtt.simple'] as const;
+const MODULES = ['os', 'errno', 'io', 'hashlib', 'cryptolib', 'esp32', 'machine', 'flashbdev', '_flashfs', 'esp', 'select'] as const;
+const NETWORK_MODULES = ['socket', 'network', 'tls', 'ssl', 'requests', 'mip', 'ntptime', 'umqtt.simple'] as const;
 
 /**
  * Where a module's source is, from the repository's root (the build keeps the

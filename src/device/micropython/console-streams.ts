@@ -2,7 +2,8 @@
  * The interpreter's file descriptors 0, 1 and 2 (Emscripten device streams)
  * rewired to the virtual UART:
  * - stdin reads copy whole runs of bytes from the StdinRing straight into
- *   the interpreter's buffer, sleeping on the ring while it is empty. Ctrl-C
+ *   the interpreter's buffer, waiting as the board's main task does while it
+ *   is empty (main-task.ts). Ctrl-C
  *   during the wait ends the read with EINTR; MicroPython's read() then calls
  *   mp_handle_pending(true) (MP_HAL_RETRY_SYSCALL), which raises
  *   KeyboardInterrupt at the Python line that was reading.
@@ -10,8 +11,9 @@
  * Emscripten's default device ops would call back once per byte instead.
  */
 import type { EmscriptenFS, EmscriptenStreamOps } from '@micropython/micropython-webassembly-pyscript';
+import type { MainTask } from './main-task.js';
 import type { StdinRing } from './stdin-ring.js';
-import { wallClockMs, type TimedWire } from './timed-wire.js';
+import type { TimedWire } from './timed-wire.js';
 
 /** Emscripten's errno numbering (musl/WASI): EINTR. */
 const EINTR = 27;
@@ -22,6 +24,8 @@ export interface ConsoleWiring {
   stdin: StdinRing;
   /** Board-faithful mode: bytes on their way into the ring (empty otherwise). */
   wire: TimedWire;
+  /** How the program waits for input that is not there yet. */
+  mainTask: MainTask;
   /** True when a KeyboardInterrupt is waiting to be raised. */
   isInterruptPending(): boolean;
   /** Called after stdin bytes were consumed and the producer asked to hear about it. */
@@ -72,6 +76,6 @@ function readStdin(fs: EmscriptenFS, wiring: ConsoleWiring, buffer: Int8Array, o
       return count;
     }
     if (wiring.isInterruptPending()) throw new fs.ErrnoError(EINTR);
-    wiring.stdin.waitForSignal(seen, Math.max(0, nextArrival - wallClockMs()));
+    wiring.mainTask.waitForInput(seen, nextArrival);
   }
 }

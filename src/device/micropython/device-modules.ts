@@ -43,6 +43,19 @@ export interface InterpreterRuntime {
   waitForEvent(seen: number, timeoutMs: number): void;
   /** Bytes waiting in the UART's receive buffer (sys.stdin). */
   stdinAvailable(): number;
+  /**
+   * Waits, as the board's poll on stdin does, until stdin has bytes (true)
+   * or `timeoutMs` passed (false; negative: no limit). Raises
+   * KeyboardInterrupt on Ctrl-C.
+   */
+  waitForStdin(timeoutMs: number): boolean;
+  /** machine.Timer's hardware: an alarm every `periodMs` (or once) that runs `fire` when the program next waits. */
+  timers: {
+    set(id: number, periodMs: number, periodic: boolean, fire: () => void): void;
+    clear(id: number): void;
+    /** ms since the timer started or last reloaded. */
+    value(id: number): number;
+  };
 }
 
 export type RegisterDeviceModules = (mp: MicroPython, init: unknown, runtime: InterpreterRuntime) => void | Promise<void>;

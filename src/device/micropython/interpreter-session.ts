@@ -8,16 +8,18 @@ import type { MicroPython, PyProxy } from '@micropython/micropython-webassembly-
 import { makeInput } from './console-input.js';
 import { attachConsoleStreams } from './console-streams.js';
 import { DeviceResetSignal, type InterpreterRuntime, type RegisterDeviceModules } from './device-modules.js';
+import { withoutBoardFrames } from './board-frames.js';
 import { applyIdentity } from './identity.js';
 import { KeyboardInterruptLine, type InterruptSites } from './keyboard-interrupt.js';
 import { loadSharedMemoryMicroPython } from './load-interpreter.js';
+import { MainTask } from './main-task.js';
 import { PendingExceptionRaiser } from './pending-exception-raiser.js';
 import { execPrivately } from './private-exec.js';
 import { probeInterruptSites } from './probe-interpreter.js';
 import type { ExecutionMode, ExecutionResult, InterpreterSettings } from './protocol.js';
 import type { StdinRing } from './stdin-ring.js';
 import type { HostCaller } from './host-call.js';
-import type { TimedWire } from './timed-wire.js';
+import { wallClockMs, type TimedWire } from './timed-wire.js';
 import { WasmHeap } from './wasm-heap.js';
 
 export interface SessionHost {
@@ -65,15 +67,23 @@ export class InterpreterSession {
     const sites = probeInterruptSites(mp, heap);
     const line = new KeyboardInterruptLine(host.interruptControl, memory.buffer, sites);
     const raiser = PendingExceptionRaiser.install(mp, heap, table);
+    const encoder = new TextEncoder();
+    const mainTask = new MainTask(host.stdin, host.wire, (error) => {
+      // A timer callback's exception is printed and the program goes on (mp_call_function_1_protected).
+      if (!(error instanceof Error && error.name === 'PythonError')) throw error;
+      const traceback = withoutBoardFrames(error.message);
+      host.onOutput(encoder.encode(traceback.endsWith('\n') ? traceback : traceback + '\n'));
+    });
     attachConsoleStreams(mp.FS, {
       stdin: host.stdin,
       wire: host.wire,
+      mainTask,
       isInterruptPending: () => line.isPending(),
       onStdinSpace: host.onStdinSpace,
       onOutput: host.onOutput,
     });
 
-    const sleepMs = (milliseconds: number): void => interruptibleSleep(milliseconds, host.stdin, line, raiser);
+    const sleepMs = (milliseconds: number): void => interruptibleSleep(milliseconds, mainTask, host.stdin, line, raiser);
     installSleeps(mp, sleepMs);
     installInput(mp, host, line, raiser);
     applyIdentity(mp, heap, settings.identity);
@@ -93,10 +103,26 @@ export class InterpreterSession {
         eventCount: () => host.stdin.signal,
         waitForEvent: (seen, timeoutMs) => {
           if (line.isPending()) raiser.raisePending();
-          host.stdin.waitForSignal(seen, timeoutMs);
+          mainTask.waitForEvent(seen, wallClockMs() + timeoutMs);
           if (line.isPending()) raiser.raisePending();
         },
         stdinAvailable: () => host.stdin.available,
+        waitForStdin: (timeoutMs) => {
+          const deadline = timeoutMs < 0 ? Infinity : wallClockMs() + timeoutMs;
+          for (;;) {
+            const seen = host.stdin.signal;
+            const nextArrival = host.wire.deliver(host.stdin);
+            if (host.stdin.available > 0) return true;
+            if (line.isPending()) raiser.raisePending();
+            if (wallClockMs() >= deadline) return false;
+            mainTask.waitForInput(seen, nextArrival, deadline);
+          }
+        },
+        timers: {
+          set: (id, periodMs, periodic, fire) => mainTask.setTimer(id, periodMs, periodic, fire),
+          clear: (id) => mainTask.clearTimer(id),
+          value: (id) => mainTask.timerValue(id),
+        },
       };
       const load = host.importModules ?? ((url: string) => import(url) as Promise<unknown>);
       const modules = (await load(settings.modulesUrl)) as { register?: RegisterDeviceModules };
@@ -172,17 +198,17 @@ function installInput(mp: MicroPython, host: SessionHost, line: KeyboardInterrup
 
 function interruptibleSleep(
   milliseconds: number,
+  mainTask: MainTask,
   wakeups: StdinRing,
   line: KeyboardInterruptLine,
   raiser: PendingExceptionRaiser,
 ): void {
-  const deadline = performance.now() + milliseconds;
+  const deadline = wallClockMs() + milliseconds;
   for (;;) {
     const seen = wakeups.signal;
     if (line.isPending()) raiser.raisePending();
-    const remaining = deadline - performance.now();
-    if (remaining <= 0) return;
-    wakeups.waitForSignal(seen, remaining);
+    if (deadline - wallClockMs() <= 0) return;
+    mainTask.waitForEvent(seen, deadline);
   }
 }
 

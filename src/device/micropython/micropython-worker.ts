@@ -58,6 +58,13 @@ export interface MicroPythonWorkerOptions {
 export interface StdinModel {
   readonly limit: number;
   readonly overflow: 'queued' | 'dropped';
+  /**
+   * A program that waits for input and finds none wakes only at this tick
+   * (ms) or a timer alarm, not when bytes arrive (the UART's interrupt
+   * handler does not notify the main task; see main-task.ts). Absent: bytes
+   * wake it.
+   */
+  readonly wakeTickMs?: number;
 }
 
 /** What a restart may change: a hard reset may boot another firmware. */
@@ -141,7 +148,8 @@ export class MicroPythonWorker {
     if (model && !(Number.isInteger(model.limit) && model.limit >= 1 && model.limit <= this.stdin.capacity)) {
       throw new RangeError(`the stdin limit must be 1..${this.stdin.capacity} bytes, not ${model.limit}`);
     }
-    if (model) this.wire.configure(model.limit, model.overflow === 'dropped');
+    if (model) this.wire.configure(model.limit, model.overflow === 'dropped', model.wakeTickMs ?? 0);
+    else this.wire.configure(this.stdin.capacity, false, 0);
     this.stdinModel = model;
   }
 

@@ -23,6 +23,7 @@ const enum Word {
   Limit = 4,
   DropOverflow = 5,
   Dropped = 6,
+  WakeTickMs = 7,
 }
 const HEADER_WORDS = 8;
 const RECORDS = 4096;
@@ -51,10 +52,20 @@ export class TimedWire {
     this.data = new Uint8Array(buffer, HEADER_WORDS * 4 + RECORDS * 12, DATA_BYTES);
   }
 
-  /** Main thread: the ring's size and what becomes of bytes that find it full. */
-  configure(limit: number, dropOverflow: boolean): void {
+  /**
+   * Main thread: the ring's size, what becomes of bytes that find it full,
+   * and the tick at which a program waiting for input wakes (0: the bytes'
+   * arrival wakes it; see main-task.ts).
+   */
+  configure(limit: number, dropOverflow: boolean, wakeTickMs = 0): void {
     Atomics.store(this.words, Word.Limit, limit);
     Atomics.store(this.words, Word.DropOverflow, dropOverflow ? 1 : 0);
+    Atomics.store(this.words, Word.WakeTickMs, wakeTickMs);
+  }
+
+  /** The tick of a waiting program's wake-ups, ms; 0 when arriving bytes wake it. */
+  get wakeTickMs(): number {
+    return Atomics.load(this.words, Word.WakeTickMs);
   }
 
   /** Bytes dropped on a full ring so far. */

@@ -84,3 +84,44 @@ class UART:
 
     def __repr__(self):
         return "UART(0, baudrate=%d, timeout_char=%d)" % (_esp32_hw.uart_repl_baud(0), self._timeout_char)
+
+
+class Timer:
+    # machine.Timer of ports/esp32/machine_timer.c: id & 3 picks a hardware
+    # timer (group id >> 1, index id & 1). Each alarm schedules the callback
+    # with the timer as argument (None is called too, and raises TypeError as
+    # on a board) and wakes the main task. The virtual board runs scheduled
+    # callbacks when the program waits (sleep, stdin, poll, sockets), not
+    # between the bytecodes of a busy loop. A soft reset stops every timer.
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id, **kw):
+        self._id = id & 3
+        self._mode = 1
+        self._period = 0
+        self._callback = None
+        if kw:
+            self.init(**kw)
+
+    def init(self, *, mode=1, callback=None, period=0xFFFFFFFF, tick_hz=1000, freq=None):
+        if freq is not None:
+            period_ms = 1000 / freq
+        else:
+            period_ms = period * 1000 / tick_hz
+        self._mode = 1 if mode else 0
+        self._period = period_ms
+        self._callback = callback
+        _esp32_hw.timer_start(self._id, period_ms, self._mode, self._fire)
+
+    def _fire(self):
+        self._callback(self)
+
+    def deinit(self):
+        _esp32_hw.timer_stop(self._id)
+
+    def value(self):
+        return _esp32_hw.timer_value(self._id)
+
+    def __repr__(self):
+        return "Timer(%u, mode=%s, period=%d)" % (self._id, "PERIODIC" if self._mode else "ONE_SHOT", int(self._period))

@@ -1,11 +1,12 @@
 # select of the esp32-ota virtual ESP32: poll() and select() over the board's
 # sockets, sys.stdin (the UART) and any other stream, waiting without
 # spinning: the host wakes the interpreter when a socket changes or the UART
-# receives, as the board's poll wakes on lwIP and UART events.
+# receives, as the board's poll wakes on lwIP and UART events (on a
+# board-faithful UART console, stdin alone is seen at the next tick).
 import json
 import sys
 import select as _select
-import _esp32_net
+import _esp32_hw
 
 POLLIN = 0x01
 POLLOUT = 0x04
@@ -13,6 +14,13 @@ POLLERR = 0x08
 POLLHUP = 0x10
 # Other streams are asked this often while waiting (they cannot ring the doorbell).
 _OTHER_STREAM_POLL_MS = 10
+
+
+def _esp32_net():
+    # Only a board with a network has sockets (and this module).
+    import _esp32_net
+
+    return _esp32_net
 
 
 def _is_stdin(obj):
@@ -68,6 +76,12 @@ class poll:
                 stdin_events |= mask
             elif mask:
                 others.append((obj, mask))
+        if not sockets and not others:
+            # stdin alone: wait as the board's main task does (on a UART console, until a tick).
+            ready = stdin_events & POLLOUT
+            if stdin_events & POLLIN and _esp32_hw.stdin_poll(0 if ready else timeout):
+                ready |= POLLIN
+            return [(obj, ready & mask) for obj, mask in self._entries if ready & mask]
         if not sockets:
             # No board sockets: the build's own poll serves stdin and other streams.
             return self._others_ready([(obj, mask) for obj, mask in self._entries if mask], timeout)
@@ -77,7 +91,7 @@ class poll:
             step = timeout
             if others:
                 step = _OTHER_STREAM_POLL_MS if timeout < 0 else min(_OTHER_STREAM_POLL_MS, timeout - waited)
-            ready_sockets, stdin_ready = json.loads(_esp32_net.poll(request, stdin_events, step))
+            ready_sockets, stdin_ready = json.loads(_esp32_net().poll(request, stdin_events, step))
             found = [(obj, ready) for (obj, _), ready in zip(sockets, ready_sockets) if ready]
             if stdin_ready:
                 found += [(obj, stdin_ready & mask) for obj, mask in self._entries if _is_stdin(obj) and stdin_ready & mask]
