@@ -152,15 +152,18 @@ describe('Ctrl-C during update', () => {
 
 describe('esp32-ota demo', () => {
   it('sends an image that compresses like a real app to a board as strict as a real one, and says what that took, measured', async () => {
-    const result = await runCliInProcess(['demo', '--flash', at('demo.bin')], { timeoutMs: 120_000 });
+    const result = await runCliInProcess(['demo', '--flash', at('demo.bin')], { timeoutMs: 180_000 });
     assert.equal(result.code, 0, result.stderr);
     const [, sent, wire] = /([\d,]+) bytes sent as ([\d,]+) \(/.exec(result.stdout) ?? [];
     const wireBytes = Number(wire!.replaceAll(',', ''));
     const ratio = wireBytes / Number(sent!.replaceAll(',', ''));
     assert.ok(ratio > 0.55 && ratio < 0.8, `wire/image ratio ${ratio}: a real app deflates to about 0.7`);
-    assert.match(result.stdout, /As on a real board \(measured: board-faithful: UART 115,200 baud 8N1, 259-byte stdin ring, flash time ×1, switched to 921,600 baud for the transfer\)/);
+    // The UART switch to 921,600 falls back to 115,200 when the host answers too late (seen on a machine at load 17): both are told.
+    const [, outcome] = /As on a real board \(measured: board-faithful: UART 115,200 baud 8N1, 259-byte stdin ring, flash time ×1, (switched to 921,600 baud for the transfer|kept at 115,200 baud \(the switch to 921,600 failed\))\)/.exec(result.stdout) ?? [];
+    assert.ok(outcome, result.stdout);
+    const transferBaud = outcome.startsWith('switched') ? 921_600 : 115_200;
     const [, took, onWire, flash] = (/the update took ([\d.]+) s: ([\d.]+) s of bytes on the wire and ([\d.]+) s of flash erase and program/.exec(result.stdout) ?? []).map(Number);
-    assert.ok(onWire! >= (wireBytes * 10) / 921_600, `${onWire} s on the wire for ${wireBytes} bytes: at least their time at 921,600 baud`);
+    assert.ok(onWire! >= (wireBytes * 10) / transferBaud, `${onWire} s on the wire for ${wireBytes} bytes: at least their time at ${transferBaud} baud`);
     assert.ok(flash! > 1, `${flash} s of flash for a 1.1 MiB image`);
     assert.ok(took! >= onWire! + flash! - 0.1, `the wire and flash times add up: ${took} s ≥ ${onWire} + ${flash} s`);
     assert.doesNotMatch(result.stdout, /computed|estimate/i);

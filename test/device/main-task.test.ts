@@ -146,6 +146,14 @@ describe('waiting for input on a board-faithful console', () => {
     assert.ok(woken.dropped <= ticked.dropped / 4, `${woken.dropped} bytes dropped with a 1 ms timer, ${ticked.dropped} without`);
   });
 
+  it('input() reads a line typed on a UART console (the bytes cross the timed wire into the ring)', async () => {
+    const { client } = await clientOf({ console: 'uart', baud: 115_200 });
+    const program = await client.startProgram('x = input("name? ")\nprint("hello", x)');
+    await program.output.readUntil('name? ', { timeoutMs: 10_000 });
+    await program.write(new TextEncoder().encode('esp\r'));
+    assert.equal(Buffer.from(await program.finish({ timeoutMs: 10_000 })).toString(), 'esp\r\nhello esp\r\n');
+  });
+
   it('USB Serial/JTAG: arriving bytes wake the reader (and the link holds back what does not fit)', async () => {
     const { got, dropped } = await stream({ console: 'usb-serial-jtag' }, false);
     assert.equal(dropped, 0);

@@ -181,7 +181,6 @@ function hardwareModule(
   };
 }
 
-
 /**
  * MicroPython cannot create module objects from Python, and the board's
  * modules must not appear in the user's filesystem, so each source runs in

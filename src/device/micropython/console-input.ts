@@ -9,7 +9,9 @@
  * movement are not modelled. The echoed end of line is `\n`, which the REPL
  * layer cooks to `\r\n` like the rest of the output.
  */
+import type { MainTask } from './main-task.js';
 import type { StdinRing } from './stdin-ring.js';
+import type { TimedWire } from './timed-wire.js';
 
 const CTRL_A = 0x01;
 const CTRL_B = 0x02;
@@ -23,6 +25,10 @@ const ENTER = 0x0d;
 
 export interface InputWiring {
   stdin: StdinRing;
+  /** Board-faithful mode: bytes on their way into the ring. */
+  wire: TimedWire;
+  /** How the program waits for input that is not there yet. */
+  mainTask: MainTask;
   output(bytes: Uint8Array): void;
   /** Raises a pending KeyboardInterrupt, if there is one, in the calling Python code. */
   raisePendingInterrupt(): void;
@@ -36,9 +42,10 @@ export function makeInput(wiring: InputWiring): (prompt?: unknown) => string {
     const one = new Uint8Array(1);
     for (;;) {
       const seen = wiring.stdin.signal;
+      const nextArrival = wiring.wire.deliver(wiring.stdin);
       if (wiring.stdin.read(one) === 1) return one[0]!;
       wiring.raisePendingInterrupt();
-      wiring.stdin.waitForSignal(seen);
+      wiring.mainTask.waitForInput(seen, nextArrival);
     }
   };
 

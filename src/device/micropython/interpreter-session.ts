@@ -85,7 +85,7 @@ export class InterpreterSession {
 
     const sleepMs = (milliseconds: number): void => interruptibleSleep(milliseconds, mainTask, host.stdin, line, raiser);
     installSleeps(mp, sleepMs);
-    installInput(mp, host, line, raiser);
+    installInput(mp, host, mainTask, line, raiser);
     applyIdentity(mp, heap, settings.identity);
     mountFilesystem(mp, settings);
 
@@ -179,10 +179,12 @@ function installSleeps(mp: MicroPython, sleepMs: (milliseconds: number) => void)
   time.sleep_us = (microseconds: number) => sleepReturningNone(microseconds / 1000);
 }
 
-function installInput(mp: MicroPython, host: SessionHost, line: KeyboardInterruptLine, raiser: PendingExceptionRaiser): void {
+function installInput(mp: MicroPython, host: SessionHost, mainTask: MainTask, line: KeyboardInterruptLine, raiser: PendingExceptionRaiser): void {
   const builtins = mp.pyimport('builtins');
   builtins.input = makeInput({
     stdin: host.stdin,
+    wire: host.wire,
+    mainTask,
     output: host.onOutput,
     raisePendingInterrupt: () => {
       if (line.isPending()) raiser.raisePending();
