@@ -296,7 +296,14 @@ async function enterRawReplTakingOver(client: ReplClient, transport: Transport, 
   // Enough for the longest read of an agent of the same framing (an interrupted transfer is resumed over the same kind of link).
   const longestFrame = framing === 'base64' ? base64Length(FRAME_HEADER_SIZE) + base64Length(MAX_PAYLOAD) : FRAME_HEADER_SIZE + MAX_PAYLOAD;
   await transport.write(new Uint8Array(longestFrame).fill(0x20));
-  await client.reader.drain({ quietMs: idleMs + 500, timeoutMs: 4 * idleMs + 10_000 });
+  // The old agent takes the spaces for damage, stops after idleMs of silence and ends as a raw-REPL
+  // program does (`\x04` after its error output, then the prompt). Waiting for that end rather than
+  // for a quiet link: a starved board can be silent longer than any margin (seen at load 13).
+  try {
+    await client.reader.readUntil('\x04>', { timeoutMs: 4 * idleMs + 10_000 });
+  } catch (error) {
+    if (!(error instanceof ReplTimeoutError)) throw error;
+  }
   await client.enterRawRepl();
 }
 
