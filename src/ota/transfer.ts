@@ -136,6 +136,8 @@ const STARVING_GRACE_MS = 300;
 const END_SILENCE_MS = 4000;
 /** Compressed frames kept ready ahead of the link. */
 const PRODUCE_AHEAD_BYTES = 512 * 1024;
+/** Pieces compressed in advance that are made into frames at a time (so the frames ahead stay near PRODUCE_AHEAD_BYTES). */
+const READY_PIECES_PER_STEP = 16;
 /** What the host sends at the new UART rate to prove it follows (agent.py _BAUD_PROBE). */
 const BAUD_PROBE = new TextEncoder().encode('#esp32-ota-baud#');
 /** After the agent announced its switch: time for it to wait out its TX FIFO and switch, before the probe. */
@@ -181,6 +183,8 @@ export async function transferImage(client: ReplClient, transport: Transport, im
     if (!(Number.isInteger(options.baud) && options.baud >= 9600 && options.baud <= 5_000_000)) throw new RangeError(`baud must be 9,600 to 5,000,000, not ${options.baud}`);
   }
   const switchBaud = options.baud !== undefined && options.baud !== oldBaud ? options.baud : undefined;
+  // Not for a resume: its runs are known only from the agent's report.
+  const compressed = !options.resume && options.compress !== 'off' ? await compressAhead(image, options.windowBits ?? MAX_WINDOW_BITS, idleMs, options.signal) : undefined;
   const framing = options.framing ?? (transport.textOnly ? 'base64' : 'binary');
   const source = options.agentSource ?? (await loadAgentSource());
   const program = agentProgram(source, {
@@ -208,6 +212,7 @@ export async function transferImage(client: ReplClient, transport: Transport, im
   }
   const session = new Session(running, transport, image, {
     digest,
+    compressed,
     stallMs,
     startedAt,
     agentBytes,
@@ -224,6 +229,49 @@ export async function transferImage(client: ReplClient, transport: Transport, im
     sha256Hex,
     elapsedMs: performance.now() - startedAt,
   };
+}
+
+/** The start of the whole image as one deflate run (block 0 on): its first pieces, and the deflater to go on with. */
+interface CompressedStart {
+  readonly windowBits: number;
+  readonly pieces: readonly Uint8Array[];
+  readonly deflater: BlockDeflater;
+}
+
+/** The compressor works ahead of the agent until a segment takes less than this part of the agent's patience. */
+const SEGMENT_SHARE_OF_IDLE = 1 / 4;
+/** How long compressAhead() works before it lets other tasks run (a page's cancel button, an abort). */
+const COMPRESS_SLICE_MS = 50;
+
+/**
+ * Compresses the start of the image before the agent runs. Once the agent
+ * has said it is ready it waits about idleMs for each read, and the host
+ * sends nothing while it compresses a segment (16 KiB, one synchronous
+ * step). On a quiet machine a segment takes ~10 ms (~50 ms the first time in
+ * a process), but under heavy load the first ones took over a second (the JIT
+ * still cold, its compiler threads starved) and a link as fast as the virtual
+ * board's then left the agent waiting past an 800 ms idle timeout. So the
+ * compressor goes on ahead, before the agent's clock runs, until a segment
+ * takes less than a quarter of idleMs; the rest overlaps the link as before.
+ * A quiet machine pays one segment; a loaded one compresses as much as it
+ * must, up to the whole image: the one run a transfer sends unless it resumes.
+ */
+async function compressAhead(image: Uint8Array, windowBits: number, idleMs: number, signal: AbortSignal | undefined): Promise<CompressedStart> {
+  const deflater = new BlockDeflater(image, { windowBits });
+  const pieces: Uint8Array[] = [];
+  let sliceStart = performance.now();
+  while (!deflater.done) {
+    if (signal?.aborted) throw new TransferError('aborted', 'the transfer was aborted before it started');
+    const segmentStart = performance.now();
+    pieces.push(...deflater.next());
+    const now = performance.now();
+    if (now - segmentStart < idleMs * SEGMENT_SHARE_OF_IDLE) break;
+    if (now - sliceStart > COMPRESS_SLICE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      sliceStart = performance.now();
+    }
+  }
+  return { windowBits, pieces, deflater };
 }
 
 /** 4 KiB blocks the agent collects and writes with one writeblocks(): 16 fill one 64 KiB flash block. */
@@ -248,12 +296,21 @@ async function enterRawReplTakingOver(client: ReplClient, transport: Transport, 
   // Enough for the longest read of an agent of the same framing (an interrupted transfer is resumed over the same kind of link).
   const longestFrame = framing === 'base64' ? base64Length(FRAME_HEADER_SIZE) + base64Length(MAX_PAYLOAD) : FRAME_HEADER_SIZE + MAX_PAYLOAD;
   await transport.write(new Uint8Array(longestFrame).fill(0x20));
-  await client.reader.drain({ quietMs: idleMs + 500, timeoutMs: 4 * idleMs + 10_000 });
+  // The old agent takes the spaces for damage, stops after idleMs of silence and ends as a raw-REPL
+  // program does (`\x04` after its error output, then the prompt). Waiting for that end rather than
+  // for a quiet link: a starved board can be silent longer than any margin (seen at load 13).
+  try {
+    await client.reader.readUntil('\x04>', { timeoutMs: 4 * idleMs + 10_000 });
+  } catch (error) {
+    if (!(error instanceof ReplTimeoutError)) throw error;
+  }
   await client.enterRawRepl();
 }
 
 interface SessionContext {
   digest: Uint8Array;
+  /** The start of the image compressed in advance (unless compression is off). */
+  compressed: CompressedStart | undefined;
   stallMs: number;
   startedAt: number;
   agentBytes: number;
@@ -631,19 +688,25 @@ class Session {
         for (let b = k; b < end; b++) add(FrameType.Data, this.image.subarray(b * FLASH_BLOCK_SIZE, (b + 1) * FLASH_BLOCK_SIZE), this.blockLength(b));
         this.wake.notify();
       } else {
-        const deflater = new BlockDeflater(this.image.subarray(k * FLASH_BLOCK_SIZE, Math.min(end * FLASH_BLOCK_SIZE, this.image.length)), { windowBits });
+        const { ready, deflater } = this.runPieces(k, end, windowBits);
         let b = k;
-        while (!deflater.done && !this.stopped) {
-          // Let the sender and the reader run between segments (compressing one takes tens of ms).
-          await new Promise((resolve) => setTimeout(resolve, 0));
-          while (ahead() >= PRODUCE_AHEAD_BYTES && !this.stopped) await this.wake.wait();
-          if (this.stopped) break;
-          for (const piece of deflater.next()) {
+        const addPieces = (pieces: readonly Uint8Array[]): void => {
+          for (const piece of pieces) {
             if (piece.length > MAX_PAYLOAD) throw new TransferError('protocol', `block ${b} compresses to ${piece.length} bytes, more than a frame holds`);
             add(FrameType.Data, piece, this.blockLength(b));
             b++;
           }
           this.wake.notify();
+        };
+        for (let i = 0; i < ready.length && !this.stopped; i += READY_PIECES_PER_STEP) {
+          while (ahead() >= PRODUCE_AHEAD_BYTES && !this.stopped) await this.wake.wait();
+          if (!this.stopped) addPieces(ready.slice(i, i + READY_PIECES_PER_STEP));
+        }
+        while (!deflater.done && !this.stopped) {
+          // Let the sender and the reader run between segments (compressing one takes tens of ms).
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          while (ahead() >= PRODUCE_AHEAD_BYTES && !this.stopped) await this.wake.wait();
+          if (!this.stopped) addPieces(deflater.next());
         }
       }
       k = end;
@@ -651,6 +714,20 @@ class Session {
     add(FrameType.End, endPayload(this.image.length, this.context.digest));
     this.produced = true;
     this.wake.notify();
+  }
+
+  /**
+   * The run of blocks [first, end): the pieces compressed in advance and the
+   * deflater that goes on from there when the run is the whole image with the
+   * window guessed in advance; else a new deflater (a resume's runs; a board
+   * with too little memory for that window).
+   */
+  private runPieces(first: number, end: number, windowBits: number): { ready: readonly Uint8Array[]; deflater: BlockDeflater } {
+    const compressed = this.context.compressed;
+    if (compressed && compressed.windowBits === windowBits && first === 0 && end === compressed.deflater.blockCount) {
+      return { ready: compressed.pieces, deflater: compressed.deflater };
+    }
+    return { ready: [], deflater: new BlockDeflater(this.image.subarray(first * FLASH_BLOCK_SIZE, Math.min(end * FLASH_BLOCK_SIZE, this.image.length)), { windowBits }) };
   }
 
   /** Writes frames while the window has room; goes back to a frame the agent reports damaged. */

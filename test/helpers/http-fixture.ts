@@ -12,6 +12,25 @@ export interface HttpFixture {
   close(): Promise<void>;
 }
 
+/**
+ * What /reset-mid-body sends before its RST: little enough to sit whole in the
+ * client's socket receive buffer as soon as it is written (loopback).
+ */
+const RESET_AFTER_BYTES = 20_000;
+
+/**
+ * Runs `then` once the client end (a socket in this process: the virtual
+ * board's network) has had a poll phase to read what the kernel holds for it.
+ * A RST that finds bytes still unread there is reported by libuv as a clean
+ * end of stream (uv__stream_io's POLLHUP short cut after a partial read), not
+ * ECONNRESET; so a reset on a timer turned into an EOF whenever this process
+ * was too busy to read within the delay. The first setImmediate ends this
+ * turn of the event loop; the second runs after the next turn's poll phase.
+ */
+function afterClientReads(then: () => void): void {
+  setImmediate(() => setImmediate(then));
+}
+
 export async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as { port: number }).port;
@@ -36,7 +55,7 @@ export async function httpFixture(options: { bodySize?: number; routes?: Record<
           return; // never answers
         case '/reset-mid-body':
           response.writeHead(200, { 'Content-Length': body.length });
-          response.write(body.subarray(0, 200_000), () => setTimeout(() => response.socket?.resetAndDestroy(), 20));
+          response.write(body.subarray(0, RESET_AFTER_BYTES), () => afterClientReads(() => response.socket?.resetAndDestroy()));
           return;
         default:
           response.writeHead(404, { 'Content-Type': 'text/plain' });

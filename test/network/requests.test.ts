@@ -2,7 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer as createTcpServer } from 'node:net';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { createServer } from 'node:http';
 import { networkBoard, type NetworkBoard } from '../helpers/network-board.js';
 import { httpFixture, listen, type HttpFixture } from '../helpers/http-fixture.js';
@@ -12,6 +12,25 @@ let http: HttpFixture;
 let other: { port: number; close(): void };
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Sends `response` and closes once the request's head (up to the blank line)
+ * has arrived. The board writes its request line by line; a server that
+ * closed at the first line made the host end of the virtual network shut the
+ * board's sending side too (Node's sockets are not half-open by default, an
+ * lwIP socket is), so a board slowed by a busy machine got EPIPE (OSError
+ * 104) for its next header line instead of reading the answer.
+ */
+function answerAfterRequestHead(connection: Socket, response: string): void {
+  let head = '';
+  const take = (data: Buffer): void => {
+    head += data.toString('latin1');
+    if (!head.includes('\r\n\r\n')) return;
+    connection.off('data', take);
+    connection.end(response);
+  };
+  connection.on('data', take);
+}
 
 before(async () => {
   target = await networkBoard();
@@ -91,8 +110,10 @@ print(r.status_code, r.reason, r.text)
   });
 
   it('fails as a board does: chunked (ValueError), refused (104), timeout (116), reset mid-body (104), unknown name (-202)', async () => {
+    // Answers once the request's head is in, as an HTTP server does. (Answering and closing at its
+    // first line raced with the board still sending its headers: see answerAfterRequestHead.)
     const chunked = createTcpServer((connection) =>
-      connection.once('data', () => connection.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')),
+      answerAfterRequestHead(connection, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
     );
     const chunkedPort = await listen(chunked);
     const refused = createTcpServer();
