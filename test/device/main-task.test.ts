@@ -77,7 +77,7 @@ describe('machine.Timer', () => {
     assert.ok(Number(match[2]) >= 4 && Number(match[2]) <= 6, `100 Hz for 55 ms: ${match[2]}`);
   });
 
-  it('refuses positional arguments to init() and calls a missing callback as the board does', async () => {
+  it('refuses positional arguments to init(), calls a missing callback and takes odd periods as the board does', async () => {
     const { client } = await clientOf();
     const out = await run(
       client,
@@ -90,10 +90,21 @@ describe('machine.Timer', () => {
         'machine.Timer(0, mode=machine.Timer.ONE_SHOT, period=5)',
         'time.sleep_ms(20)',
         'print("went on")',
+        'n = [0, 0]',
+        'def count(i):',
+        '    n[i] += 1',
+        '# period=-1 is 0xFFFFFFFF ms to the port (an unsigned count); period=0 fires as fast as it can.',
+        'machine.Timer(1, period=-1, callback=lambda tm: count(0))',
+        'machine.Timer(3, period=0, callback=lambda tm: count(1))',
+        'time.sleep_ms(20)',
+        'machine.Timer(1).deinit()',
+        'machine.Timer(3).deinit()',
+        'print("never", n[0], "often", n[1] > 1)',
       ].join('\n'),
     );
     assert.match(out, /positional refused\n/);
     assert.match(out, /TypeError: 'NoneType' object isn't callable\nwent on\n/);
+    assert.match(out, /never 0 often True\n/);
   });
 });
 

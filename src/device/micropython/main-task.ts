@@ -27,6 +27,8 @@ interface Alarm {
   readonly fire: () => void;
 }
 
+const MIN_PERIOD_MS = 0.01;
+
 export class MainTask {
   private readonly alarms = new Map<number, Alarm>();
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -41,7 +43,9 @@ export class MainTask {
   /** machine.Timer(id).init(...): `fire` runs at each alarm (the port schedules the callback). */
   setTimer(id: number, periodMs: number, periodic: boolean, fire: () => void): void {
     const now = wallClockMs();
-    this.alarms.set(id, { started: now, due: now + periodMs, periodMs, periodic, fire });
+    // A hardware alarm of 0 ticks fires as fast as its interrupt can: every 10 µs here.
+    const period = Math.max(periodMs, MIN_PERIOD_MS);
+    this.alarms.set(id, { started: now, due: now + period, periodMs: period, periodic, fire });
   }
 
   clearTimer(id: number): void {

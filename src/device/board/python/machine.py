@@ -108,7 +108,8 @@ class Timer:
         if freq is not None:
             period_ms = 1000 / freq
         else:
-            period_ms = period * 1000 / tick_hz
+            # The port takes period as an unsigned 32-bit count of ticks.
+            period_ms = (period & 0xFFFFFFFF) * 1000 / tick_hz
         self._mode = 1 if mode else 0
         self._period = period_ms
         self._callback = callback
