@@ -11,7 +11,6 @@
  */
 import type { MainTask } from './main-task.js';
 import type { StdinRing } from './stdin-ring.js';
-import type { TimedWire } from './timed-wire.js';
 
 const CTRL_A = 0x01;
 const CTRL_B = 0x02;
@@ -25,9 +24,7 @@ const ENTER = 0x0d;
 
 export interface InputWiring {
   stdin: StdinRing;
-  /** Board-faithful mode: bytes on their way into the ring. */
-  wire: TimedWire;
-  /** How the program waits for input that is not there yet. */
+  /** How the program waits for input that is not there yet (and takes it off the board-faithful wire). */
   mainTask: MainTask;
   output(bytes: Uint8Array): void;
   /** Raises a pending KeyboardInterrupt, if there is one, in the calling Python code. */
@@ -40,13 +37,9 @@ export function makeInput(wiring: InputWiring): (prompt?: unknown) => string {
   const encoder = new TextEncoder();
   const readByte = (): number => {
     const one = new Uint8Array(1);
-    for (;;) {
-      const seen = wiring.stdin.signal;
-      const nextArrival = wiring.wire.deliver(wiring.stdin);
-      if (wiring.stdin.read(one) === 1) return one[0]!;
-      wiring.raisePendingInterrupt();
-      wiring.mainTask.waitForInput(seen, nextArrival);
-    }
+    wiring.mainTask.awaitStdin(wiring.raisePendingInterrupt);
+    wiring.stdin.read(one);
+    return one[0]!;
   };
 
   return (prompt?: unknown) => {

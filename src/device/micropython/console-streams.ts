@@ -67,15 +67,10 @@ export function attachConsoleStreams(fs: EmscriptenFS, wiring: ConsoleWiring): v
 function readStdin(fs: EmscriptenFS, wiring: ConsoleWiring, buffer: Int8Array, offset: number, length: number): number {
   if (length === 0) return 0;
   const target = new Uint8Array(buffer.buffer, buffer.byteOffset + offset, length);
-  for (;;) {
-    const seen = wiring.stdin.signal;
-    const nextArrival = wiring.wire.deliver(wiring.stdin);
-    const count = wiring.stdin.read(target);
-    if (count > 0) {
-      if (wiring.stdin.takeWriterWaiting()) wiring.onStdinSpace();
-      return count;
-    }
+  wiring.mainTask.awaitStdin(() => {
     if (wiring.isInterruptPending()) throw new fs.ErrnoError(EINTR);
-    wiring.mainTask.waitForInput(seen, nextArrival);
-  }
+  });
+  const count = wiring.stdin.read(target);
+  if (wiring.stdin.takeWriterWaiting()) wiring.onStdinSpace();
+  return count;
 }

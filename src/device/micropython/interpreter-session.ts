@@ -107,17 +107,13 @@ export class InterpreterSession {
           if (line.isPending()) raiser.raisePending();
         },
         stdinAvailable: () => host.stdin.available,
-        waitForStdin: (timeoutMs) => {
-          const deadline = timeoutMs < 0 ? Infinity : wallClockMs() + timeoutMs;
-          for (;;) {
-            const seen = host.stdin.signal;
-            const nextArrival = host.wire.deliver(host.stdin);
-            if (host.stdin.available > 0) return true;
-            if (line.isPending()) raiser.raisePending();
-            if (wallClockMs() >= deadline) return false;
-            mainTask.waitForInput(seen, nextArrival, deadline);
-          }
-        },
+        waitForStdin: (timeoutMs) =>
+          mainTask.awaitStdin(
+            () => {
+              if (line.isPending()) raiser.raisePending();
+            },
+            timeoutMs < 0 ? Infinity : wallClockMs() + timeoutMs,
+          ),
         timers: {
           set: (id, periodMs, periodic, fire) => mainTask.setTimer(id, periodMs, periodic, fire),
           clear: (id) => mainTask.clearTimer(id),
@@ -183,7 +179,6 @@ function installInput(mp: MicroPython, host: SessionHost, mainTask: MainTask, li
   const builtins = mp.pyimport('builtins');
   builtins.input = makeInput({
     stdin: host.stdin,
-    wire: host.wire,
     mainTask,
     output: host.onOutput,
     raisePendingInterrupt: () => {

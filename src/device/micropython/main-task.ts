@@ -59,11 +59,29 @@ export class MainTask {
   }
 
   /**
-   * One wait for console input (mp_hal_stdin_rx_chr, poll on stdin) that
-   * found none: until bytes arrive (`nextArrival`, when the console notifies
-   * the task), the next tick (a UART console), a timer alarm or `deadline`.
+   * Waits until stdin has bytes (true) or `deadline` (absolute ms) passed
+   * (false), as mp_hal_stdin_rx_chr and a poll on stdin do: bytes that
+   * arrived on the wire move into the ring at each look, and between looks
+   * the task sleeps (waitForInput). `checkInterrupt` runs before each sleep
+   * (it throws to end the wait on Ctrl-C).
    */
-  waitForInput(seen: number, nextArrival: number, deadline = Infinity): void {
+  awaitStdin(checkInterrupt: () => void, deadline = Infinity): boolean {
+    for (;;) {
+      const seen = this.stdin.signal;
+      const nextArrival = this.wire.deliver(this.stdin);
+      if (this.stdin.available > 0) return true;
+      checkInterrupt();
+      if (wallClockMs() >= deadline) return false;
+      this.waitForInput(seen, nextArrival, deadline);
+    }
+  }
+
+  /**
+   * One wait for console input that found none: until bytes arrive
+   * (`nextArrival`, when the console notifies the task), the next tick (a
+   * UART console), a timer alarm or `deadline`.
+   */
+  private waitForInput(seen: number, nextArrival: number, deadline: number): void {
     const tick = this.wire.wakeTickMs;
     const now = wallClockMs();
     const alarm = this.nextAlarm();
